@@ -1,0 +1,293 @@
+"""Writes for accounts. Views, admin actions, tasks and commands call these; none re-implements
+a rule."""
+
+from typing import Any
+
+import django_otp
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F
+from django.dispatch import Signal
+from django.utils import timezone
+from django_otp.models import Device
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from accounts.models import Company, ContactChange, SMSDevice, User
+from accounts.otp import sms_device_for
+from accounts.phone import mask_email, mask_mobile
+from portal.sms import send_sms
+
+# Sent inside the transaction that applies the change; higher apps record it (audit, alerts).
+# Arguments: company, actor, kind (a ContactChange.Kind or "status"/"balance"), before, after, ip.
+company_security_changed = Signal()
+
+
+# --- Sign-up ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def company_sign_up(
+    *,
+    company_name: str,
+    registered_mobile: str,
+    registered_email: str,
+    owner_email: str,
+    password: str,
+    full_name: str = "",
+) -> User:
+    """Create a company and its owner. Inputs are already validated and normalised by the
+    form; the unique constraints are the last line of defence against a race."""
+    company = Company.objects.create(
+        name=company_name.strip(),
+        registered_mobile=registered_mobile,
+        registered_email=registered_email.lower(),
+    )
+    owner = User.objects.create_user(
+        email=owner_email, password=password, full_name=full_name.strip(), company=company, role=User.Role.OWNER
+    )
+    sms_device_for(owner)
+    return owner
+
+
+# --- The OTP gate -----------------------------------------------------------------------------
+
+
+def otp_gate_request_code(*, user: User, mobile: str) -> tuple[SMSDevice, str]:
+    """Check the typed mobile is the registered one, then text a code to it."""
+    device = sms_device_for(user)
+    if not device.destination:
+        raise ValidationError(
+            "Your user has no registered mobile to send a code to. Use an authenticator app.",
+            code="no_destination",
+        )
+    if mobile != device.destination:
+        raise ValidationError(
+            "That is not the registered mobile number of your account. Enter the number the "
+            "company registered (shown on the Company page to owners and admins).",
+            code="mobile_mismatch",
+        )
+    return device, device.generate_challenge()
+
+
+def otp_gate_verify(*, user: User, device_id: str, code: str) -> Device:
+    """Verify a code through django_otp.verify_token; on failure say precisely why."""
+    device = Device.from_persistent_id(device_id)
+    if device is None or device.user_id != user.pk:
+        raise ValidationError(
+            "This verification was started by another user or session. Request a new code.",
+            code="foreign_device",
+        )
+    allowed, data = device.verify_is_allowed()
+    if not allowed:
+        raise ValidationError(_throttle_message(data), code="throttled")
+    had_live_code = getattr(device, "has_live_code", True)
+    had_expired_code = getattr(device, "has_expired_code", False)
+
+    verified = django_otp.verify_token(user, device_id, code)
+    if verified is not None:
+        return verified
+
+    if isinstance(device, SMSDevice):
+        if had_expired_code:
+            raise ValidationError("That code has expired. Request a new one.", code="expired")
+        if not had_live_code:
+            raise ValidationError(
+                "No code is waiting for this number: it was already used or never sent. "
+                "Request a new one.",
+                code="no_code",
+            )
+    device.refresh_from_db()
+    allowed, data = device.verify_is_allowed()
+    suffix = "" if allowed else " " + _throttle_message(data)
+    raise ValidationError("That code is not correct." + suffix, code="wrong_code")
+
+
+def _throttle_message(data: dict[str, Any] | None) -> str:
+    locked_until = (data or {}).get("locked_until")
+    if locked_until is None:
+        return "Verification is not allowed right now. Try again later."
+    wait = max(1, int((locked_until - timezone.now()).total_seconds()) + 1)
+    return f"Too many wrong codes: wait {wait} seconds before trying again."
+
+
+# --- TOTP (authenticator app) ------------------------------------------------------------------
+
+
+def totp_device_start(*, user: User) -> TOTPDevice:
+    """An unconfirmed authenticator device; it counts only after totp_device_confirm."""
+    TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+
+
+@transaction.atomic
+def totp_device_confirm(*, user: User, device: TOTPDevice, code: str) -> TOTPDevice:
+    verified = django_otp.verify_token(user, device.persistent_id, code)
+    if verified is None:
+        raise ValidationError(
+            "That code does not match. Check the app's clock and enter the current code.",
+            code="wrong_code",
+        )
+    TOTPDevice.objects.filter(user=user, confirmed=True).exclude(pk=device.pk).delete()
+    TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
+    device.confirmed = True
+    return device
+
+
+def totp_device_remove(*, user: User) -> int:
+    deleted, _ = TOTPDevice.objects.filter(user=user).delete()
+    return deleted
+
+
+# --- Company profile --------------------------------------------------------------------------
+
+
+def company_rename(*, company: Company, name: str) -> Company:
+    company.name = name.strip()
+    company.full_clean(validate_unique=False)
+    company.save(update_fields=["name"])
+    return company
+
+
+@transaction.atomic
+def contact_change_request(
+    *, company: Company, actor: User, kind: str, new_value: str, ip: str | None = None
+) -> ContactChange:
+    """Start a change of the registered mobile/email: a code goes to the *new* contact."""
+    old_value = company.registered_mobile if kind == ContactChange.Kind.MOBILE else company.registered_email
+    if new_value == old_value:
+        raise ValidationError("That is already the registered contact.", code="unchanged")
+    field = "registered_mobile" if kind == ContactChange.Kind.MOBILE else "registered_email"
+    if Company.objects.filter(**{field: new_value}).exclude(pk=company.pk).exists():
+        raise ValidationError(
+            "Another company has already registered that %(what)s.",
+            code="taken",
+            params={"what": "mobile number" if kind == ContactChange.Kind.MOBILE else "email address"},
+        )
+    now = timezone.now()
+    ContactChange.objects.filter(company=company, confirmed_at=None, cancelled_at=None).update(cancelled_at=now)
+    change = ContactChange.objects.create(
+        company=company, kind=kind, old_value=old_value, new_value=new_value, requested_by=actor, requested_from_ip=ip
+    )
+    code = change.issue_code(valid_secs=settings.OTP_SMS_TOKEN_VALIDITY)
+    _deliver_contact_code(change, code)
+    return change
+
+
+def _deliver_contact_code(change: ContactChange, code: str) -> None:
+    if change.kind == ContactChange.Kind.MOBILE:
+        from accounts.otp import deliver_sms_code
+
+        deliver_sms_code(to=change.new_value, code=code)
+    else:
+        minutes = max(1, settings.OTP_SMS_TOKEN_VALIDITY // 60)
+        send_mail(
+            "Confirm your new registered email",
+            f"{code} is the code to make this address the registered email of "
+            f"{change.company.name} on SMS Portal. It expires in {minutes} minutes.\n\n"
+            "If you did not ask for this, ignore this message.",
+            None,
+            [change.new_value],
+        )
+
+
+@transaction.atomic
+def contact_change_confirm(*, change: ContactChange, actor: User, code: str, ip: str | None = None) -> Company:
+    change = ContactChange.objects.select_for_update().get(pk=change.pk)
+    if not change.is_open:
+        raise ValidationError(
+            "This change is no longer open (confirmed, cancelled or too many wrong codes). Start again.",
+            code="closed",
+        )
+    if change.has_expired_code:
+        raise ValidationError("That code has expired. Start the change again.", code="expired")
+    if not change.consume_code(code):
+        ContactChange.objects.filter(pk=change.pk).update(failure_count=F("failure_count") + 1)
+        left = change.MAX_FAILURES - change.failure_count - 1
+        if left <= 0:
+            raise ValidationError("That code is not correct, and that was the last try. Start again.", code="closed")
+        raise ValidationError(
+            "That code is not correct. %(left)d tries left.", code="wrong_code", params={"left": left}
+        )
+    company = Company.objects.select_for_update().get(pk=change.company_id)
+    field = "registered_mobile" if change.kind == ContactChange.Kind.MOBILE else "registered_email"
+    if Company.objects.filter(**{field: change.new_value}).exclude(pk=company.pk).exists():
+        raise ValidationError("Another company registered that contact meanwhile.", code="taken")
+    setattr(company, field, change.new_value)
+    company.save(update_fields=[field])
+    change.confirmed_at = timezone.now()
+    change.save(update_fields=["confirmed_at"])
+    company_security_changed.send(
+        sender=ContactChange,
+        company=company,
+        actor=actor,
+        kind=change.kind,
+        before=change.old_value,
+        after=change.new_value,
+        ip=ip,
+    )
+    from accounts.tasks import notify_old_contact
+
+    transaction.on_commit(lambda: notify_old_contact.delay(change.pk))
+    return company
+
+
+def contact_change_notify_old(*, change_id: int) -> bool:
+    """Tell the old mobile/address that it is no longer the registered contact. Idempotent."""
+    with transaction.atomic():
+        change = ContactChange.objects.select_for_update().select_related("company").get(pk=change_id)
+        if change.confirmed_at is None or change.old_contact_notified_at is not None:
+            return False
+        if change.kind == ContactChange.Kind.MOBILE:
+            send_sms(
+                to=change.old_value,
+                body=f"SMS Portal: the registered mobile of {change.company.name} was changed to "
+                f"{mask_mobile(change.new_value)}. If this was not you, contact support now.",
+            )
+        else:
+            send_mail(
+                "Your registered email was changed",
+                f"The registered email of {change.company.name} on SMS Portal was changed from this "
+                f"address to {mask_email(change.new_value)}.\n\nIf this was not you, contact support now.",
+                None,
+                [change.old_value],
+            )
+        change.old_contact_notified_at = timezone.now()
+        change.save(update_fields=["old_contact_notified_at"])
+    return True
+
+
+# --- Staff ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def company_set_status(*, company: Company, status: str, actor: User | None = None) -> Company:
+    if status not in Company.Status.values:
+        raise ValidationError("Unknown status %(status)r.", code="invalid", params={"status": status})
+    before = company.status
+    Company.objects.filter(pk=company.pk).update(status=status)
+    company.status = status
+    if before != status:
+        company_security_changed.send(
+            sender=Company, company=company, actor=actor, kind="status", before=before, after=status, ip=None
+        )
+    return company
+
+
+@transaction.atomic
+def company_credit_balance(*, company: Company, amount: int, actor: User | None = None) -> Company:
+    """Add (or, with a negative amount, remove) SMS credits; never below zero."""
+    if amount == 0:
+        raise ValidationError("The amount must not be zero.", code="zero")
+    updated = Company.objects.filter(pk=company.pk, sms_balance__gte=max(0, -amount)).update(
+        sms_balance=F("sms_balance") + amount
+    )
+    if not updated:
+        raise ValidationError(
+            "%(company)s has fewer than %(amount)d credits; the balance cannot go below zero.",
+            code="insufficient",
+            params={"company": company.name, "amount": -amount},
+        )
+    company.refresh_from_db(fields=["sms_balance"])
+    return company

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AuthkeysConfig(AppConfig):
+    name = "authkeys"
+    verbose_name = "Auth keys"
