@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -20,8 +22,10 @@ def _status_action(status: Company.Status):  # type: ignore[no-untyped-def]
     @admin.action(description=f"Set status: {status.label}")
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Company]) -> None:
         for company in queryset:
-            services.company_set_status(company=company, status=status, actor=request.user)  # type: ignore[arg-type]
-        modeladmin.message_user(request, f"{queryset.count()} companies set to {status.label}.", messages.SUCCESS)
+            services.company_set_status(company=company, status=status, actor=cast(User, request.user))
+        modeladmin.message_user(
+            request, f"{queryset.count()} companies set to {status.label}.", messages.SUCCESS
+        )
 
     action.__name__ = f"set_status_{status.value}"
     return action
@@ -29,7 +33,14 @@ def _status_action(status: Company.Status):  # type: ignore[no-untyped-def]
 
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
-    list_display = ("name", "registered_mobile", "registered_email", "status", "sms_balance", "created_at")
+    list_display = (
+        "name",
+        "registered_mobile",
+        "registered_email",
+        "status",
+        "sms_balance",
+        "created_at",
+    )
     list_filter = ("status", "created_at")
     search_fields = ("name", "registered_mobile", "registered_email")
     readonly_fields = ("sms_balance", "status", "created_at")
@@ -42,7 +53,9 @@ class CompanyAdmin(admin.ModelAdmin):
             done = 0
             for company in queryset:
                 try:
-                    services.company_credit_balance(company=company, amount=form.cleaned_data["amount"], actor=request.user)  # type: ignore[arg-type]
+                    services.company_credit_balance(
+                        company=company, amount=form.cleaned_data["amount"], actor=cast(User, request.user)
+                    )
                     done += 1
                 except ValidationError as error:
                     self.message_user(request, " ".join(error.messages), messages.ERROR)
@@ -71,26 +84,58 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Profile", {"fields": ("full_name", "company", "role")}),
-        ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
-    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "company", "role", "password1", "password2")}),)
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "company", "role", "password1", "password2"),
+            },
+        ),
+    )
 
 
 @admin.register(SMSDevice)
 class SMSDeviceAdmin(admin.ModelAdmin):
-    list_display = ("user", "name", "number", "confirmed", "throttling_failure_count", "last_used_at")
+    list_display = (
+        "user",
+        "name",
+        "number",
+        "confirmed",
+        "throttling_failure_count",
+        "last_used_at",
+    )
     list_filter = ("confirmed",)
     search_fields = ("user__email", "number", "name")
     raw_id_fields = ("user",)
     # The code digest is never shown; the rest is state staff may need to read or reset.
     exclude = ("token_digest",)
-    readonly_fields = ("valid_until", "last_generated_timestamp", "throttling_failure_timestamp", "created_at", "last_used_at")
+    readonly_fields = (
+        "valid_until",
+        "last_generated_timestamp",
+        "throttling_failure_timestamp",
+        "created_at",
+        "last_used_at",
+    )
 
 
 @admin.register(ContactChange)
 class ContactChangeAdmin(admin.ModelAdmin):
-    list_display = ("company", "kind", "old_value", "new_value", "created_at", "confirmed_at", "cancelled_at")
+    list_display = (
+        "company",
+        "kind",
+        "old_value",
+        "new_value",
+        "created_at",
+        "confirmed_at",
+        "cancelled_at",
+    )
     list_filter = ("kind", "created_at")
     search_fields = ("company__name", "old_value", "new_value")
     exclude = ("token_digest",)

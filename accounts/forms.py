@@ -28,7 +28,12 @@ class CodeField(forms.CharField):
         kwargs.setdefault("label", "Verification code")
         super().__init__(max_length=12, **kwargs)
         self.widget.attrs.update(
-            {"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9 ]*", "autofocus": True}
+            {
+                "inputmode": "numeric",
+                "autocomplete": "one-time-code",
+                "pattern": "[0-9 ]*",
+                "autofocus": True,
+            }
         )
 
     def clean(self, value: Any) -> str:
@@ -44,8 +49,16 @@ class SignUpForm(forms.Form):
     registered_email = forms.EmailField(label="Registered email", help_text="Security alerts go here.")
     full_name = forms.CharField(max_length=150, required=False, label="Your name")
     email = forms.EmailField(label="Your login email")
-    password1 = forms.CharField(label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    password2 = forms.CharField(label="Password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
 
     def clean_company_name(self) -> str:
         name = self.cleaned_data["company_name"].strip()
@@ -86,7 +99,9 @@ class SignUpForm(forms.Form):
 
 
 class LoginForm(AuthenticationForm):
-    username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
+    username = forms.EmailField(
+        label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+    )
 
     error_messages = {
         "invalid_login": "That email and password do not match an account. Passwords are case-sensitive.",

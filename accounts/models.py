@@ -20,18 +20,25 @@ class Company(models.Model):
 
     name = models.CharField(max_length=120)
     registered_mobile = models.CharField(
-        max_length=16, unique=True, validators=[validate_e164_mobile], help_text="E.164, e.g. +919876543210"
+        max_length=16,
+        unique=True,
+        validators=[validate_e164_mobile],
+        help_text="E.164, e.g. +919876543210",
     )
     registered_email = models.EmailField(unique=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE, db_index=True)
-    sms_balance = models.PositiveBigIntegerField(default=0, help_text="SMS credits (one per part per recipient)")
+    sms_balance = models.PositiveBigIntegerField(
+        default=0, help_text="SMS credits (one per part per recipient)"
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         verbose_name_plural = "companies"
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(sms_balance__gte=0), name="company_balance_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(sms_balance__gte=0), name="company_balance_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -204,4 +211,6 @@ class ContactChange(HashedCodeMixin, models.Model):
 
     @property
     def is_open(self) -> bool:
-        return self.confirmed_at is None and self.cancelled_at is None and self.failure_count < self.MAX_FAILURES
+        return (
+            self.confirmed_at is None and self.cancelled_at is None and self.failure_count < self.MAX_FAILURES
+        )

@@ -30,8 +30,7 @@ def deliver_sms_code(*, to: str, code: str) -> None:
     minutes = max(1, settings.OTP_SMS_TOKEN_VALIDITY // 60)
     send_sms(
         to=to,
-        body=f"{code} is your SMS Portal verification code. It expires in {minutes} minutes. "
-        "Never share it.",
+        body=f"{code} is your SMS Portal verification code. It expires in {minutes} minutes. Never share it.",
         sensitive=True,
     )
 

@@ -2,7 +2,10 @@ import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-_MOBILE_TYPES = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+_MOBILE_TYPES = {
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+}
 
 
 def normalize_mobile(raw: str, *, region: str | None = None) -> str:
@@ -21,8 +24,7 @@ def normalize_mobile(raw: str, *, region: str | None = None) -> str:
         ) from exc
     if not phonenumbers.is_valid_number(number):
         raise ValidationError(
-            "“%(value)s” is not a valid number for its country. Check the digits and the "
-            "country code.",
+            "“%(value)s” is not a valid number for its country. Check the digits and the country code.",
             code="invalid",
             params={"value": text},
         )

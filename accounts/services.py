@@ -45,7 +45,11 @@ def company_sign_up(
         registered_email=registered_email.lower(),
     )
     owner = User.objects.create_user(
-        email=owner_email, password=password, full_name=full_name.strip(), company=company, role=User.Role.OWNER
+        email=owner_email,
+        password=password,
+        full_name=full_name.strip(),
+        company=company,
+        role=User.Role.OWNER,
     )
     sms_device_for(owner)
     return owner
@@ -94,8 +98,7 @@ def otp_gate_verify(*, user: User, device_id: str, code: str) -> Device:
             raise ValidationError("That code has expired. Request a new one.", code="expired")
         if not had_live_code:
             raise ValidationError(
-                "No code is waiting for this number: it was already used or never sent. "
-                "Request a new one.",
+                "No code is waiting for this number: it was already used or never sent. Request a new one.",
                 code="no_code",
             )
     device.refresh_from_db()
@@ -166,9 +169,16 @@ def contact_change_request(
             params={"what": "mobile number" if kind == ContactChange.Kind.MOBILE else "email address"},
         )
     now = timezone.now()
-    ContactChange.objects.filter(company=company, confirmed_at=None, cancelled_at=None).update(cancelled_at=now)
+    ContactChange.objects.filter(company=company, confirmed_at=None, cancelled_at=None).update(
+        cancelled_at=now
+    )
     change = ContactChange.objects.create(
-        company=company, kind=kind, old_value=old_value, new_value=new_value, requested_by=actor, requested_from_ip=ip
+        company=company,
+        kind=kind,
+        old_value=old_value,
+        new_value=new_value,
+        requested_by=actor,
+        requested_from_ip=ip,
     )
     code = change.issue_code(valid_secs=settings.OTP_SMS_TOKEN_VALIDITY)
     _deliver_contact_code(change, code)
@@ -193,7 +203,9 @@ def _deliver_contact_code(change: ContactChange, code: str) -> None:
 
 
 @transaction.atomic
-def contact_change_confirm(*, change: ContactChange, actor: User, code: str, ip: str | None = None) -> Company:
+def contact_change_confirm(
+    *, change: ContactChange, actor: User, code: str, ip: str | None = None
+) -> Company:
     change = ContactChange.objects.select_for_update().get(pk=change.pk)
     if not change.is_open:
         raise ValidationError(
@@ -206,9 +218,13 @@ def contact_change_confirm(*, change: ContactChange, actor: User, code: str, ip:
         ContactChange.objects.filter(pk=change.pk).update(failure_count=F("failure_count") + 1)
         left = change.MAX_FAILURES - change.failure_count - 1
         if left <= 0:
-            raise ValidationError("That code is not correct, and that was the last try. Start again.", code="closed")
+            raise ValidationError(
+                "That code is not correct, and that was the last try. Start again.", code="closed"
+            )
         raise ValidationError(
-            "That code is not correct. %(left)d tries left.", code="wrong_code", params={"left": left}
+            "That code is not correct. %(left)d tries left.",
+            code="wrong_code",
+            params={"left": left},
         )
     company = Company.objects.select_for_update().get(pk=change.company_id)
     field = "registered_mobile" if change.kind == ContactChange.Kind.MOBILE else "registered_email"
@@ -270,7 +286,13 @@ def company_set_status(*, company: Company, status: str, actor: User | None = No
     company.status = status
     if before != status:
         company_security_changed.send(
-            sender=Company, company=company, actor=actor, kind="status", before=before, after=status, ip=None
+            sender=Company,
+            company=company,
+            actor=actor,
+            kind="status",
+            before=before,
+            after=status,
+            ip=None,
         )
     return company
 

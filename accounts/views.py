@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, cast
 
 import segno
 from django.contrib import messages
@@ -18,15 +18,21 @@ from django.views.generic import FormView, TemplateView
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import selectors, services
-from accounts.forms import CodeForm, CompanyNameForm, ContactChangeForm, GateMobileForm, LoginForm, SignUpForm
-from accounts.models import ContactChange, User
+from accounts.forms import (
+    CodeForm,
+    CompanyNameForm,
+    ContactChangeForm,
+    GateMobileForm,
+    LoginForm,
+    SignUpForm,
+)
+from accounts.models import Company, ContactChange, User
 from accounts.otp import (
     CompanyMemberRequiredMixin,
     OtpVerifiedRequiredMixin,
     SecurityManagerRequiredMixin,
     mark_session_verified,
     session_is_verified,
-    sms_device_for,
     totp_device_for,
 )
 
@@ -40,6 +46,17 @@ def _safe_next(request: HttpRequest, default: str = "portal:dashboard") -> str:
     ):
         return candidate
     return reverse(default)
+
+
+def _user(request: HttpRequest) -> User:
+    """The logged-in user (LoginRequiredMiddleware guarantees one on non-public views)."""
+    return cast(User, request.user)
+
+
+def _company(request: HttpRequest) -> Company:
+    company = _user(request).company
+    assert company is not None, "CompanyMemberRequiredMixin runs first"
+    return company
 
 
 def _client_ip(request: HttpRequest) -> str | None:
@@ -65,7 +82,10 @@ class SignUpView(FormView):
             full_name=data["full_name"],
         )
         login(self.request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(self.request, f"Welcome! {user.company} is set up. Verify your registered mobile to manage keys.")
+        messages.success(
+            self.request,
+            f"Welcome! {user.company} is set up. Verify your registered mobile to manage keys.",
+        )
         return redirect("portal:dashboard")
 
 
@@ -118,7 +138,7 @@ class OtpGateView(LoginRequiredMixin, View):
         return self._render(GateMobileForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        user: User = request.user  # type: ignore[assignment]
+        user = _user(request)
         if request.POST.get("method") == "totp":
             device = totp_device_for(user)
             if device is None:
@@ -143,7 +163,7 @@ class OtpGateView(LoginRequiredMixin, View):
         return HttpResponseRedirect(f"{reverse('accounts:otp_verify')}?next={next_url}")
 
     def _render(self, form: Form, status: int = 200) -> HttpResponse:
-        user: User = self.request.user  # type: ignore[assignment]
+        user = _user(self.request)
         context = {
             "form": form,
             "next": _safe_next(self.request),
@@ -172,7 +192,9 @@ class OtpVerifyView(LoginRequiredMixin, View):
         if not form.is_valid():
             return self._render(form, status=400)
         try:
-            device = services.otp_gate_verify(user=request.user, device_id=device_id, code=form.cleaned_data["code"])  # type: ignore[arg-type]
+            device = services.otp_gate_verify(
+                user=_user(request), device_id=device_id, code=form.cleaned_data["code"]
+            )
         except ValidationError as error:
             form.add_error("code", error)
             return self._render(form, status=400)
@@ -183,7 +205,11 @@ class OtpVerifyView(LoginRequiredMixin, View):
 
     def _render(self, form: Form, status: int = 200) -> HttpResponse:
         device_id = self.request.session.get(_GATE_DEVICE, "")
-        context = {"form": form, "next": _safe_next(self.request), "via_totp": "totpdevice" in device_id}
+        context = {
+            "form": form,
+            "next": _safe_next(self.request),
+            "via_totp": "totpdevice" in device_id,
+        }
         return render(self.request, self.template_name, context, status=status)
 
 
@@ -196,7 +222,7 @@ class TotpSetupView(OtpVerifiedRequiredMixin, View):
         return self._render(CodeForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        user: User = request.user  # type: ignore[assignment]
+        user = _user(request)
         action = request.POST.get("action")
         if action == "start":
             services.totp_device_start(user=user)
@@ -221,9 +247,13 @@ class TotpSetupView(OtpVerifiedRequiredMixin, View):
         return redirect("accounts:totp_setup")
 
     def _render(self, form: Form, status: int = 200) -> HttpResponse:
-        user: User = self.request.user  # type: ignore[assignment]
+        user = _user(self.request)
         pending = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-        context: dict[str, Any] = {"form": form, "confirmed": totp_device_for(user), "pending": pending}
+        context: dict[str, Any] = {
+            "form": form,
+            "confirmed": totp_device_for(user),
+            "pending": pending,
+        }
         if pending is not None:
             context["qr_svg"] = segno.make(pending.config_url, error="m").svg_inline(scale=4)
             context["secret_b32"] = pending.config_url.split("secret=", 1)[1].split("&", 1)[0]
@@ -237,7 +267,7 @@ class CompanyProfileView(CompanyMemberRequiredMixin, TemplateView):
     template_name = "accounts/company.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        user: User = self.request.user  # type: ignore[assignment]
+        user = _user(self.request)
         company = user.company
         assert company is not None
         return {
@@ -253,17 +283,19 @@ class CompanyProfileView(CompanyMemberRequiredMixin, TemplateView):
 
 class CompanyRenameView(CompanyMemberRequiredMixin, SecurityManagerRequiredMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
-        company = request.user.company  # type: ignore[union-attr]
+        company = _company(request)
         form = CompanyNameForm(request.POST, instance=company)
         if form.is_valid():
             services.company_rename(company=company, name=form.cleaned_data["name"])
             messages.success(request, "Company name saved.")
         else:
-            messages.error(request, "; ".join(form.errors.get("name", ["Check the name."])))
+            messages.error(request, "; ".join(str(e) for e in form.errors.get("name", ["Check the name."])))
         return redirect("accounts:company")
 
 
-class ContactChangeStartView(CompanyMemberRequiredMixin, SecurityManagerRequiredMixin, OtpVerifiedRequiredMixin, View):
+class ContactChangeStartView(
+    CompanyMemberRequiredMixin, SecurityManagerRequiredMixin, OtpVerifiedRequiredMixin, View
+):
     template_name = "accounts/contact_change_start.html"
 
     def get(self, request: HttpRequest, kind: str) -> HttpResponse:
@@ -275,8 +307,8 @@ class ContactChangeStartView(CompanyMemberRequiredMixin, SecurityManagerRequired
             return self._render(form, kind, status=400)
         try:
             change = services.contact_change_request(
-                company=request.user.company,  # type: ignore[union-attr,arg-type]
-                actor=request.user,  # type: ignore[arg-type]
+                company=_company(request),
+                actor=_user(request),
                 kind=form.cleaned_data["kind"],
                 new_value=form.cleaned_data["new_value"],
                 ip=_client_ip(request),
@@ -293,20 +325,25 @@ class ContactChangeStartView(CompanyMemberRequiredMixin, SecurityManagerRequired
         return render(self.request, self.template_name, context, status=status)
 
 
-class ContactChangeConfirmView(CompanyMemberRequiredMixin, SecurityManagerRequiredMixin, OtpVerifiedRequiredMixin, View):
+class ContactChangeConfirmView(
+    CompanyMemberRequiredMixin, SecurityManagerRequiredMixin, OtpVerifiedRequiredMixin, View
+):
     template_name = "accounts/contact_change_confirm.html"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        change = selectors.contact_change_for_company(company=request.user.company, pk=pk)  # type: ignore[union-attr,arg-type]
+        change = selectors.contact_change_for_company(company=_company(request), pk=pk)
         return render(request, self.template_name, {"form": CodeForm(), "change": change})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        change = selectors.contact_change_for_company(company=request.user.company, pk=pk)  # type: ignore[union-attr,arg-type]
+        change = selectors.contact_change_for_company(company=_company(request), pk=pk)
         form = CodeForm(request.POST)
         if form.is_valid():
             try:
                 services.contact_change_confirm(
-                    change=change, actor=request.user, code=form.cleaned_data["code"], ip=_client_ip(request)  # type: ignore[arg-type]
+                    change=change,
+                    actor=_user(request),
+                    code=form.cleaned_data["code"],
+                    ip=_client_ip(request),
                 )
             except ValidationError as error:
                 form.add_error("code", error)

@@ -19,7 +19,13 @@ def append(*, channel: str, to: str, subject: str, body: str) -> None:
     path = settings.DEV_OUTBOX_PATH
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(
-        {"at": timezone.now().isoformat(), "channel": channel, "to": to, "subject": subject, "body": body}
+        {
+            "at": timezone.now().isoformat(),
+            "channel": channel,
+            "to": to,
+            "subject": subject,
+            "body": body,
+        }
     )
     with open(path, "a", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

@@ -13,6 +13,9 @@ class DevOutboxEmailBackend(ConsoleEmailBackend):
         sent = super().send_messages(email_messages)
         for message in email_messages:
             dev_outbox.append(
-                channel="email", to=", ".join(message.to), subject=str(message.subject), body=str(message.body)
+                channel="email",
+                to=", ".join(message.to),
+                subject=str(message.subject),
+                body=str(message.body),
             )
         return sent

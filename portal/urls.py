@@ -6,11 +6,19 @@ from portal import views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="portal:dashboard", permanent=False)),
-    path("", include(([
-        path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
-        path("dev/outbox/", views.dev_outbox_view, name="dev_outbox"),
-        path("healthz", views.healthz, name="healthz"),
-    ], "portal"))),
+    path(
+        "",
+        include(
+            (
+                [
+                    path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
+                    path("dev/outbox/", views.dev_outbox_view, name="dev_outbox"),
+                    path("healthz", views.healthz, name="healthz"),
+                ],
+                "portal",
+            )
+        ),
+    ),
     path("accounts/", include("accounts.urls")),
     path("authkey/", include("authkeys.urls")),
     path("", include("messaging.urls")),

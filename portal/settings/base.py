@@ -19,7 +19,7 @@ env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
 
-_DEV_SECRET_KEY = "django-insecure-development-only-key-never-use-in-production-0123456789"
+_DEV_SECRET_KEY = "django-insecure-development-only-key-never-use-in-production-0123456789"  # noqa: S105 (debug only)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
@@ -29,9 +29,7 @@ if not SECRET_KEY:
         )
     SECRET_KEY = _DEV_SECRET_KEY
 
-ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
-)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 
@@ -105,9 +103,7 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default=f"sqlite:///{(VAR_DIR / 'portal.sqlite3').as_posix()}"
-    )
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{(VAR_DIR / 'portal.sqlite3').as_posix()}")
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -220,7 +216,9 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # class implementing portal.sms.backends.base.BaseSmsBackend.
 SMS_BACKEND = env.str(
     "SMS_BACKEND",
-    default="portal.sms.backends.devoutbox.SmsBackend" if DEBUG else "portal.sms.backends.disabled.SmsBackend",
+    default="portal.sms.backends.devoutbox.SmsBackend"
+    if DEBUG
+    else "portal.sms.backends.disabled.SmsBackend",
 )
 SMS_SENDER_ID = env.str("SMS_SENDER_ID", default="PORTAL")
 # Region used to read mobile numbers typed without a country code.

@@ -6,8 +6,8 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "x" 
 os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
-from .base import *  # noqa: E402,F403
-from .base import DATABASES, VAR_DIR  # noqa: E402
+from .base import *  # noqa: F403
+from .base import DATABASES, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

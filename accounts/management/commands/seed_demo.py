@@ -40,7 +40,9 @@ class Command(BaseCommand):
             self.stdout.write(f"Created {DEMO_COMPANY} and its owner.")
         staff = User.objects.filter(email=STAFF_EMAIL).first()
         if staff is None:
-            staff = User.objects.create_superuser(email=STAFF_EMAIL, password=DEMO_PASSWORD, full_name="Demo Staff")
+            staff = User.objects.create_superuser(
+                email=STAFF_EMAIL, password=DEMO_PASSWORD, full_name="Demo Staff"
+            )
             device = sms_device_for(staff)
             device.number = STAFF_MOBILE
             device.save(update_fields=["number"])
