@@ -202,30 +202,43 @@ def _deliver_contact_code(change: ContactChange, code: str) -> None:
         )
 
 
-@transaction.atomic
 def contact_change_confirm(
     *, change: ContactChange, actor: User, code: str, ip: str | None = None
 ) -> Company:
-    change = ContactChange.objects.select_for_update().get(pk=change.pk)
+    # The error is raised only after the transaction commits, so a wrong code's failure count
+    # sticks instead of being rolled back with the refusal.
+    with transaction.atomic():
+        change = ContactChange.objects.select_for_update().get(pk=change.pk)
+        refusal = _contact_change_refusal(change, code)
+        if refusal is None:
+            company = _contact_change_apply(change, actor=actor, ip=ip)
+    if refusal is not None:
+        raise refusal
+    return company
+
+
+def _contact_change_refusal(change: ContactChange, code: str) -> ValidationError | None:
     if not change.is_open:
-        raise ValidationError(
+        return ValidationError(
             "This change is no longer open (confirmed, cancelled or too many wrong codes). Start again.",
             code="closed",
         )
     if change.has_expired_code:
-        raise ValidationError("That code has expired. Start the change again.", code="expired")
-    if not change.consume_code(code):
-        ContactChange.objects.filter(pk=change.pk).update(failure_count=F("failure_count") + 1)
-        left = change.MAX_FAILURES - change.failure_count - 1
-        if left <= 0:
-            raise ValidationError(
-                "That code is not correct, and that was the last try. Start again.", code="closed"
-            )
-        raise ValidationError(
-            "That code is not correct. %(left)d tries left.",
-            code="wrong_code",
-            params={"left": left},
+        return ValidationError("That code has expired. Start the change again.", code="expired")
+    if change.consume_code(code):
+        return None
+    ContactChange.objects.filter(pk=change.pk).update(failure_count=F("failure_count") + 1)
+    left = change.MAX_FAILURES - change.failure_count - 1
+    if left <= 0:
+        return ValidationError(
+            "That code is not correct, and that was the last try. Start again.", code="closed"
         )
+    return ValidationError(
+        "That code is not correct. %(left)d tries left.", code="wrong_code", params={"left": left}
+    )
+
+
+def _contact_change_apply(change: ContactChange, *, actor: User, ip: str | None) -> Company:
     company = Company.objects.select_for_update().get(pk=change.company_id)
     field = "registered_mobile" if change.kind == ContactChange.Kind.MOBILE else "registered_email"
     if Company.objects.filter(**{field: change.new_value}).exclude(pk=company.pk).exists():
