@@ -143,6 +143,21 @@ def totp_device_remove(*, user: User) -> int:
     return deleted
 
 
+def staff_sms_device_set(*, user: User, number: str) -> SMSDevice:
+    """Text admin-login codes to `number` (E.164) for a user without a company."""
+    device = sms_device_for(user)
+    device.number = number
+    device.full_clean(exclude=["user"])
+    device.save(update_fields=["number"])
+    return device
+
+
+def staff_totp_device_create(*, user: User) -> TOTPDevice:
+    """A confirmed authenticator device, enrolled by an operator who shows its key to the user."""
+    TOTPDevice.objects.filter(user=user).delete()
+    return TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+
+
 # --- Company profile --------------------------------------------------------------------------
 
 
