@@ -139,3 +139,19 @@ class ContactChangeForm(forms.Form):
             except ValidationError as error:
                 self.add_error("new_value", error)
         return data
+
+
+class MemberAddForm(forms.Form):
+    email = forms.EmailField(label="Email")
+    full_name = forms.CharField(max_length=150, required=False, label="Name")
+    role = forms.ChoiceField(choices=User.Role.choices, initial=User.Role.MEMBER)
+
+    def clean_email(self) -> str:
+        address = self.cleaned_data["email"].lower()
+        if User.objects.filter(email__iexact=address).exists():
+            raise ValidationError("A user with this email already exists.", code="taken")
+        return address
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(choices=User.Role.choices)

@@ -7,7 +7,12 @@ from accounts.models import Company, ContactChange, User
 
 
 def company_members(*, company: Company) -> QuerySet[User]:
-    return User.objects.filter(company=company).order_by("role", "email")
+    return User.objects.filter(company=company, is_active=True).order_by("role", "email")
+
+
+def company_member(*, company: Company, pk: int) -> User:
+    """404 for a user of another company, as for one that does not exist."""
+    return get_object_or_404(User, company=company, is_active=True, pk=pk)
 
 
 def contact_change_for_company(*, company: Company, pk: int) -> ContactChange:

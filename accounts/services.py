@@ -5,12 +5,16 @@ from typing import Any
 
 import django_otp
 from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F
 from django.dispatch import Signal
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -300,6 +304,89 @@ def contact_change_notify_old(*, change_id: int) -> bool:
         change.old_contact_notified_at = timezone.now()
         change.save(update_fields=["old_contact_notified_at"])
     return True
+
+
+# --- Team -------------------------------------------------------------------------------------
+
+
+def _check_may_grant(*, actor: User, role: str, target: User | None = None) -> None:
+    if role not in User.Role.values:
+        raise ValidationError("Unknown role %(role)r.", code="invalid", params={"role": role})
+    if not actor.can_manage_security:
+        raise ValidationError("Only the owner or an admin can manage users.", code="forbidden")
+    touches_owner = role == User.Role.OWNER or (target is not None and target.role == User.Role.OWNER)
+    if touches_owner and actor.role != User.Role.OWNER:
+        raise ValidationError("Only an owner can grant, change or remove the owner role.", code="forbidden")
+
+
+def _is_last_owner(user: User) -> bool:
+    return (
+        user.role == User.Role.OWNER
+        and not User.objects.filter(company_id=user.company_id, role=User.Role.OWNER, is_active=True)
+        .exclude(pk=user.pk)
+        .exists()
+    )
+
+
+@transaction.atomic
+def member_add(
+    *, company: Company, actor: User, email: str, full_name: str, role: str, site_url: str
+) -> User:
+    """Add a user to the company; they get an email with a link to choose their password."""
+    _check_may_grant(actor=actor, role=role)
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError("A user with this email already exists.", code="taken")
+    user = User.objects.create_user(
+        email=email, password=None, full_name=full_name.strip(), company=company, role=role
+    )
+    sms_device_for(user)
+    link = site_url.rstrip("/") + reverse(
+        "accounts:password_reset_confirm",
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
+    )
+    transaction.on_commit(
+        lambda: send_mail(
+            f"You were added to {company.name} on SMS Portal",
+            f"{actor.full_name or actor.email} added you to {company.name} on SMS Portal as "
+            f"{user.get_role_display().lower()}.\n\n"
+            f"Choose your password here (the link works once):\n{link}\n",
+            None,
+            [user.email],
+        )
+    )
+    return user
+
+
+@transaction.atomic
+def member_set_role(*, company: Company, actor: User, member: User, role: str) -> User:
+    _check_may_grant(actor=actor, role=role, target=member)
+    if member.company_id != company.pk:
+        raise ValidationError("That user is not in your company.", code="foreign")
+    if role != User.Role.OWNER and _is_last_owner(member):
+        raise ValidationError(
+            "The company needs at least one owner: make someone else owner first.", code="last_owner"
+        )
+    member.role = role
+    member.save(update_fields=["role"])
+    return member
+
+
+@transaction.atomic
+def member_remove(*, company: Company, actor: User, member: User) -> User:
+    """Deactivate (not delete) so that what the user did stays attributable."""
+    _check_may_grant(actor=actor, role=member.role, target=member)
+    if member.company_id != company.pk:
+        raise ValidationError("That user is not in your company.", code="foreign")
+    if member.pk == actor.pk:
+        raise ValidationError("You cannot remove yourself.", code="self")
+    if _is_last_owner(member):
+        raise ValidationError("The company needs at least one owner.", code="last_owner")
+    member.is_active = False
+    member.save(update_fields=["is_active"])
+    return member
 
 
 # --- Staff ------------------------------------------------------------------------------------

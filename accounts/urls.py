@@ -35,4 +35,6 @@ urlpatterns = [
         views.ContactChangeConfirmView.as_view(),
         name="contact_change_confirm",
     ),
+    path("company/users/", views.TeamView.as_view(), name="team"),
+    path("company/users/<int:pk>/<str:action>/", views.MemberChangeView.as_view(), name="member_change"),
 ]

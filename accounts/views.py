@@ -6,9 +6,9 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.forms import Form
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.decorators import method_decorator
@@ -24,6 +24,8 @@ from accounts.forms import (
     ContactChangeForm,
     GateMobileForm,
     LoginForm,
+    MemberAddForm,
+    MemberRoleForm,
     SignUpForm,
 )
 from accounts.models import Company, ContactChange, User
@@ -31,6 +33,7 @@ from accounts.otp import (
     CompanyMemberRequiredMixin,
     OtpVerifiedRequiredMixin,
     SecurityManagerRequiredMixin,
+    gate_url,
     mark_session_verified,
     session_is_verified,
     totp_device_for,
@@ -351,3 +354,85 @@ class ContactChangeConfirmView(
                 messages.success(request, f"{change.get_kind_display()} changed. The old one was notified.")
                 return redirect("accounts:company")
         return render(request, self.template_name, {"form": form, "change": change}, status=400)
+
+
+# --- Team -------------------------------------------------------------------------------------
+
+
+class TeamView(CompanyMemberRequiredMixin, View):
+    """Everyone sees the team; owners and admins with a verified session add and change users."""
+
+    template_name = "accounts/team.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(MemberAddForm())
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        user = _user(request)
+        if not user.can_manage_security:
+            raise PermissionDenied("Only the owner or an admin can add users.")
+        if not session_is_verified(request):
+            return HttpResponseRedirect(gate_url(request.path))
+        form = MemberAddForm(request.POST)
+        if form.is_valid():
+            try:
+                member = services.member_add(
+                    company=_company(request),
+                    actor=user,
+                    email=form.cleaned_data["email"],
+                    full_name=form.cleaned_data["full_name"],
+                    role=form.cleaned_data["role"],
+                    site_url=request.build_absolute_uri("/"),
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, f"{member.email} was added and emailed a link to set a password.")
+                return redirect("accounts:team")
+        return self._render(form, status=400)
+
+    def _render(self, form: Form, status: int = 200) -> HttpResponse:
+        context = {
+            "form": form,
+            "members": selectors.company_members(company=_company(self.request)),
+            "roles": User.Role.choices,
+            "can_manage": _user(self.request).can_manage_security,
+            "verified": session_is_verified(self.request),
+        }
+        return render(self.request, self.template_name, context, status=status)
+
+
+class MemberChangeView(
+    CompanyMemberRequiredMixin, SecurityManagerRequiredMixin, OtpVerifiedRequiredMixin, View
+):
+    """Change a user's role or remove them; HTMX requests get the re-rendered row back."""
+
+    def post(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
+        company = _company(request)
+        member = selectors.company_member(company=company, pk=pk)
+        error = None
+        try:
+            if action == "role":
+                form = MemberRoleForm(request.POST)
+                if not form.is_valid():
+                    raise ValidationError(" ".join(form.errors.get("role", ["Choose a role."])))
+                services.member_set_role(
+                    company=company, actor=_user(request), member=member, role=form.cleaned_data["role"]
+                )
+            elif action == "remove":
+                services.member_remove(company=company, actor=_user(request), member=member)
+            else:
+                raise Http404("Unknown action.")
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+            member.refresh_from_db()
+        if request.htmx:  # type: ignore[attr-defined]
+            if action == "remove" and error is None:
+                return HttpResponse("")
+            context = {"member": member, "roles": User.Role.choices, "can_manage": True, "row_error": error}
+            return render(request, "accounts/team.html#member_row", context, status=400 if error else 200)
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, f"{member.email}: {'removed' if action == 'remove' else 'role saved'}.")
+        return redirect("accounts:team")

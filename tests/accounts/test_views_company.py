@@ -212,10 +212,10 @@ def test_another_companys_contact_change_is_404_and_untouched(client, sms_outbox
     assert change.confirmed_at is None and change.failure_count == 0
 
 
-def test_company_page_lists_only_own_members(client):
+def test_team_page_lists_only_own_members(client):
     user = _logged_in(client)
     stranger = UserFactory()
-    page = client.get(reverse("accounts:company")).content.decode()
+    page = client.get(reverse("accounts:team")).content.decode()
     assert user.email in page
     assert stranger.email not in page and stranger.company.name not in page
 
