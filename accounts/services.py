@@ -322,7 +322,7 @@ def _check_may_grant(*, actor: User, role: str, target: User | None = None) -> N
 def _is_last_owner(user: User) -> bool:
     return (
         user.role == User.Role.OWNER
-        and not User.objects.filter(company_id=user.company_id, role=User.Role.OWNER, is_active=True)
+        and not User.objects.filter(company=user.company, role=User.Role.OWNER, is_active=True)
         .exclude(pk=user.pk)
         .exists()
     )

@@ -415,7 +415,7 @@ class MemberChangeView(
             if action == "role":
                 form = MemberRoleForm(request.POST)
                 if not form.is_valid():
-                    raise ValidationError(" ".join(form.errors.get("role", ["Choose a role."])))
+                    raise ValidationError([str(e) for e in form.errors.get("role", ["Choose a role."])])
                 services.member_set_role(
                     company=company, actor=_user(request), member=member, role=form.cleaned_data["role"]
                 )

@@ -40,4 +40,4 @@ class Command(BaseCommand):
         device = services.staff_totp_device_create(user=user)
         self.stdout.write(f"Authenticator enrolment for {user.email} (shown once; scan or type it now):")
         self.stdout.write(device.config_url)
-        segno.make(device.config_url, error="m").terminal(out=self.stdout, compact=True)
+        segno.make(device.config_url, error="m").terminal(out=self.stdout._out, compact=True)
