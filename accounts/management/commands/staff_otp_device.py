@@ -1,3 +1,5 @@
+from typing import TextIO, cast
+
 import segno
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -40,4 +42,4 @@ class Command(BaseCommand):
         device = services.staff_totp_device_create(user=user)
         self.stdout.write(f"Authenticator enrolment for {user.email} (shown once; scan or type it now):")
         self.stdout.write(device.config_url)
-        segno.make(device.config_url, error="m").terminal(out=self.stdout._out, compact=True)
+        segno.make(device.config_url, error="m").terminal(out=cast(TextIO, self.stdout), compact=True)
