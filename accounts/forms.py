@@ -48,7 +48,9 @@ class SignUpForm(forms.Form):
     registered_mobile = MobileField(label="Registered mobile")
     registered_email = forms.EmailField(label="Registered email", help_text="Security alerts go here.")
     full_name = forms.CharField(max_length=150, required=False, label="Your name")
-    email = forms.EmailField(label="Your login email")
+    email = forms.EmailField(
+        label="Your login email", widget=forms.EmailInput(attrs={"autocomplete": "username"})
+    )
     password1 = forms.CharField(
         label="Password",
         strip=False,

@@ -116,7 +116,8 @@ def _throttle_message(data: dict[str, Any] | None) -> str:
     if locked_until is None:
         return "Verification is not allowed right now. Try again later."
     wait = max(1, int((locked_until - timezone.now()).total_seconds()) + 1)
-    return f"Too many wrong codes: wait {wait} seconds before trying again."
+    unit = "second" if wait == 1 else "seconds"
+    return f"Wrong codes slow down verification: wait {wait} {unit} before trying again."
 
 
 # --- TOTP (authenticator app) ------------------------------------------------------------------

@@ -1,4 +1,5 @@
 from typing import Any, cast
+from urllib.parse import urlencode
 
 import segno
 from django.contrib import messages
@@ -163,7 +164,7 @@ class OtpGateView(LoginRequiredMixin, View):
 
     def _to_verify(self) -> HttpResponse:
         next_url = _safe_next(self.request)
-        return HttpResponseRedirect(f"{reverse('accounts:otp_verify')}?next={next_url}")
+        return HttpResponseRedirect(f"{reverse('accounts:otp_verify')}?{urlencode({'next': next_url})}")
 
     def _render(self, form: Form, status: int = 200) -> HttpResponse:
         user = _user(self.request)
@@ -183,7 +184,7 @@ class OtpVerifyView(LoginRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         if _GATE_DEVICE not in request.session:
-            return HttpResponseRedirect(f"{reverse('accounts:otp_gate')}?next={_safe_next(request)}")
+            return HttpResponseRedirect(gate_url(_safe_next(request)))
         return self._render(CodeForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:

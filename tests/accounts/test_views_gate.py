@@ -142,7 +142,7 @@ def test_too_many_attempts_are_throttled(owner_client, sms_outbox):
         owner_client.post(reverse("accounts:otp_verify"), {"code": wrong})
         response = owner_client.post(reverse("accounts:otp_verify"), {"code": code})
     assert response.status_code == 400
-    assert "Too many wrong codes" in response.content.decode()
+    assert "Wrong codes slow down verification: wait" in response.content.decode()
     _assert_not_verified(owner_client)
 
 
@@ -235,3 +235,14 @@ def test_totp_setup_and_use_at_the_gate(owner_client, sms_outbox):
         response = client.post(reverse("accounts:otp_verify"), {"code": _current_totp(device)})
         assert response.status_code == 302
         assert client.get(reverse("authkeys:index")).status_code == 200
+
+
+def test_next_with_a_query_string_survives_the_gate(owner_client, sms_outbox):
+    target = "/authkey/rules/?a=1&b=2"
+    response = owner_client.post(
+        reverse("accounts:otp_gate"), {"mobile": owner_client.user.company.registered_mobile, "next": target}
+    )
+    assert response.status_code == 302
+    verify_url = response.url
+    response = owner_client.post(verify_url, {"code": last_code(sms_outbox)})
+    assert response.url == target

@@ -1,0 +1,77 @@
+"""Helpers for the browser tests: console capture, CSP checks, artifacts, reading texted codes."""
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from portal.sms import SmsMessage
+from tests.helpers import last_code
+
+# Reports a blocked resource through the DOM event as well as through Chromium's own console
+# text, whose wording changes between versions: "Refused to apply inline style ..." up to about
+# Chromium 13x, "Applying inline style violates the following Content Security Policy
+# directive ... The action has been blocked." in Chromium 156. Checking "Refused to" alone would
+# silently pass on a current chromium.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error("CSP violation: " + event.effectiveDirective + " blocked "
+                + (event.blockedURI || "inline") + " at " + event.sourceFile + ":" + event.lineNumber);
+});
+"""
+_CSP_PATTERN = re.compile(r"Refused to|Content Security Policy|CSP violation", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class LoggedMessage:
+    type: str  # console message type ("log", "error", ...) or "pageerror"
+    text: str
+    url: str
+
+    def __str__(self) -> str:
+        return f"[{self.type}] {self.text} ({self.url})"
+
+
+def csp_violations(messages: list[LoggedMessage]) -> list[LoggedMessage]:
+    return [m for m in messages if m.type in {"error", "warning"} and _CSP_PATTERN.search(m.text)]
+
+
+def assert_no_csp_violations(messages: list[LoggedMessage]) -> None:
+    violations = csp_violations(messages)
+    assert not violations, "CSP blocked something:\n" + "\n".join(map(str, violations))
+
+
+def assert_no_page_errors(messages: list[LoggedMessage]) -> None:
+    errors = [m for m in messages if m.type == "pageerror"]
+    assert not errors, "Uncaught JavaScript errors:\n" + "\n".join(map(str, errors))
+
+
+def artifact_path(config: pytest.Config, name: str) -> Path:
+    """test-artifacts/e2e/<name>.png under the project root (git-ignored)."""
+    folder = config.rootpath / "test-artifacts" / "e2e"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / (re.sub(r"[^\w.-]+", "_", name).strip("_") + ".png")
+
+
+def query_param(url: str, name: str) -> str | None:
+    values = parse_qs(urlsplit(url).query).get(name)
+    return values[0] if values else None
+
+
+def wait_for_code(outbox: list[SmsMessage], to: str, timeout: float = 10.0) -> str:
+    """The 6-digit code in the newest SMS to `to`, waiting for it to arrive.
+
+    With the locmem backend and eager Celery the SMS is sent before the response, so this
+    normally returns at once; the deadline covers a delivery moved to on_commit or a task.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return last_code(outbox, to)
+        except AssertionError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
