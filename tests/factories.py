@@ -39,3 +39,20 @@ class UserFactory(DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):  # type: ignore[no-untyped-def]
         if create:
             obj.save()
+
+
+def builtin_rule():  # type: ignore[no-untyped-def]
+    from authkeys.models import Rule
+
+    return Rule.objects.get(company=None, name="All services")
+
+
+def make_key(company=None, **kwargs):  # type: ignore[no-untyped-def]
+    """A key made through the real service: returns (authkey, full secret)."""
+    from authkeys.services import authkey_create
+
+    company = company or CompanyFactory()
+    kwargs.setdefault("name", f"Key {next(_mobiles)}")
+    kwargs.setdefault("rule", builtin_rule())
+    kwargs.setdefault("actor", None)
+    return authkey_create(company=company, **kwargs)

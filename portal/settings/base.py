@@ -261,3 +261,14 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- API keys ---------------------------------------------------------------------------------
+# Keys the HMAC digests of API keys. Defaults to one derived from SECRET_KEY; set it explicitly
+# in production so that SECRET_KEY can rotate without invalidating every API key. Never change it.
+AUTHKEY_DIGEST_SECRET = env.str("AUTHKEY_DIGEST_SECRET", default="")
+AUTHKEY_LOCAL_CACHE_SECONDS = env.float("AUTHKEY_LOCAL_CACHE_SECONDS", default=1.0)
+AUTHKEY_SHARED_CACHE_SECONDS = env.int("AUTHKEY_SHARED_CACHE_SECONDS", default=300)
+AUTHKEYS_MAX_PER_COMPANY = env.int("AUTHKEYS_MAX_PER_COMPANY", default=100)
+AUTHKEYS_MAX_IPS_PER_KEY = env.int("AUTHKEYS_MAX_IPS_PER_KEY", default=100)
+AUTHKEYS_MAX_IPS_PER_COMPANY = env.int("AUTHKEYS_MAX_IPS_PER_COMPANY", default=500)
+AUTHKEYS_MAX_GRACE_SECONDS = 24 * 60 * 60
