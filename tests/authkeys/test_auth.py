@@ -156,7 +156,7 @@ def test_allow_lists(key_ips, company_ips, ip, allowed):
 
 
 def test_company_list_does_not_leak_to_other_companies():
-    authkey, secret = make_key()
+    _, secret = make_key()
     other = CompanyFactory()
     services.company_ip_add(company=other, actor=None, entry=OFFICE)
     assert _refusal(secret, OFFICE) == Refusal.IP_NOT_ALLOWED
