@@ -5,6 +5,7 @@ delivery). Production sets DEBUG=false and must then provide SECRET_KEY and ALLO
 """
 
 import ipaddress
+import os
 from pathlib import Path
 
 import environ
@@ -20,7 +21,8 @@ env = environ.Env()
 DEBUG = env.bool("DEBUG", default=False)
 
 _DEV_SECRET_KEY = "django-insecure-development-only-key-never-use-in-production-0123456789"  # noqa: S105 (debug only)
-SECRET_KEY = env.str("SECRET_KEY", default="")
+# Read raw: django-environ would treat a leading "$" as a reference to another variable.
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -236,6 +238,8 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
     _queue_dir = VAR_DIR / "celery-broker"
+    for _folder in ("celery-broker", "celery-processed", "celery-control"):
+        (VAR_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
@@ -266,7 +270,7 @@ LOGGING = {
 # --- API keys ---------------------------------------------------------------------------------
 # Keys the HMAC digests of API keys. Defaults to one derived from SECRET_KEY; set it explicitly
 # in production so that SECRET_KEY can rotate without invalidating every API key. Never change it.
-AUTHKEY_DIGEST_SECRET = env.str("AUTHKEY_DIGEST_SECRET", default="")
+AUTHKEY_DIGEST_SECRET = os.environ.get("AUTHKEY_DIGEST_SECRET", "")
 AUTHKEY_LOCAL_CACHE_SECONDS = env.float("AUTHKEY_LOCAL_CACHE_SECONDS", default=1.0)
 AUTHKEY_SHARED_CACHE_SECONDS = env.int("AUTHKEY_SHARED_CACHE_SECONDS", default=300)
 AUTHKEYS_MAX_PER_COMPANY = env.int("AUTHKEYS_MAX_PER_COMPANY", default=100)
