@@ -102,7 +102,7 @@ def test_deploy_check_refuses_development_delivery_backends(
 def test_secret_key_starting_with_a_dollar_is_taken_literally(tmp_path):
     key = "$" + random_secret_key(59)
     env = production_env(tmp_path, SECRET_KEY=key)
-    result = subprocess.run(  # noqa: S603 (fixed argv)
+    result = subprocess.run(
         [
             sys.executable,
             "-c",
