@@ -431,7 +431,7 @@ class MemberChangeView(
             if action == "remove" and error is None:
                 return HttpResponse("")
             context = {"member": member, "roles": User.Role.choices, "can_manage": True, "row_error": error}
-            return render(request, "accounts/team.html#member_row", context, status=400 if error else 200)
+            return render(request, "accounts/team.html#member_row", context, status=422 if error else 200)
         if error:
             messages.error(request, error)
         else:
