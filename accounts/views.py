@@ -1,4 +1,4 @@
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlencode
 
 import segno
@@ -29,7 +29,7 @@ from accounts.forms import (
     MemberRoleForm,
     SignUpForm,
 )
-from accounts.models import Company, ContactChange, User
+from accounts.models import ContactChange, User
 from accounts.otp import (
     CompanyMemberRequiredMixin,
     OtpVerifiedRequiredMixin,
@@ -39,6 +39,7 @@ from accounts.otp import (
     session_is_verified,
     totp_device_for,
 )
+from accounts.request import request_company, request_user
 
 _GATE_DEVICE = "otp_gate_device"
 
@@ -50,17 +51,6 @@ def _safe_next(request: HttpRequest, default: str = "portal:dashboard") -> str:
     ):
         return candidate
     return reverse(default)
-
-
-def _user(request: HttpRequest) -> User:
-    """The logged-in user (LoginRequiredMiddleware guarantees one on non-public views)."""
-    return cast(User, request.user)
-
-
-def _company(request: HttpRequest) -> Company:
-    company = _user(request).company
-    assert company is not None, "CompanyMemberRequiredMixin runs first"
-    return company
 
 
 def _client_ip(request: HttpRequest) -> str | None:
@@ -142,7 +132,7 @@ class OtpGateView(LoginRequiredMixin, View):
         return self._render(GateMobileForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        user = _user(request)
+        user = request_user(request)
         if request.POST.get("method") == "totp":
             device = totp_device_for(user)
             if device is None:
@@ -167,7 +157,7 @@ class OtpGateView(LoginRequiredMixin, View):
         return HttpResponseRedirect(f"{reverse('accounts:otp_verify')}?{urlencode({'next': next_url})}")
 
     def _render(self, form: Form, status: int = 200) -> HttpResponse:
-        user = _user(self.request)
+        user = request_user(self.request)
         context = {
             "form": form,
             "next": _safe_next(self.request),
@@ -197,7 +187,7 @@ class OtpVerifyView(LoginRequiredMixin, View):
             return self._render(form, status=400)
         try:
             device = services.otp_gate_verify(
-                user=_user(request), device_id=device_id, code=form.cleaned_data["code"]
+                user=request_user(request), device_id=device_id, code=form.cleaned_data["code"]
             )
         except ValidationError as error:
             form.add_error("code", error)
@@ -226,7 +216,7 @@ class TotpSetupView(OtpVerifiedRequiredMixin, View):
         return self._render(CodeForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        user = _user(request)
+        user = request_user(request)
         action = request.POST.get("action")
         if action == "start":
             services.totp_device_start(user=user)
@@ -251,7 +241,7 @@ class TotpSetupView(OtpVerifiedRequiredMixin, View):
         return redirect("accounts:totp_setup")
 
     def _render(self, form: Form, status: int = 200) -> HttpResponse:
-        user = _user(self.request)
+        user = request_user(self.request)
         pending = TOTPDevice.objects.filter(user=user, confirmed=False).first()
         context: dict[str, Any] = {
             "form": form,
@@ -271,7 +261,7 @@ class CompanyProfileView(CompanyMemberRequiredMixin, TemplateView):
     template_name = "accounts/company.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        user = _user(self.request)
+        user = request_user(self.request)
         company = user.company
         assert company is not None
         return {
@@ -287,7 +277,7 @@ class CompanyProfileView(CompanyMemberRequiredMixin, TemplateView):
 
 class CompanyRenameView(CompanyMemberRequiredMixin, SecurityManagerRequiredMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
-        company = _company(request)
+        company = request_company(request)
         form = CompanyNameForm(request.POST, instance=company)
         if form.is_valid():
             services.company_rename(company=company, name=form.cleaned_data["name"])
@@ -311,8 +301,8 @@ class ContactChangeStartView(
             return self._render(form, kind, status=400)
         try:
             change = services.contact_change_request(
-                company=_company(request),
-                actor=_user(request),
+                company=request_company(request),
+                actor=request_user(request),
                 kind=form.cleaned_data["kind"],
                 new_value=form.cleaned_data["new_value"],
                 ip=_client_ip(request),
@@ -335,17 +325,17 @@ class ContactChangeConfirmView(
     template_name = "accounts/contact_change_confirm.html"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        change = selectors.contact_change_for_company(company=_company(request), pk=pk)
+        change = selectors.contact_change_for_company(company=request_company(request), pk=pk)
         return render(request, self.template_name, {"form": CodeForm(), "change": change})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        change = selectors.contact_change_for_company(company=_company(request), pk=pk)
+        change = selectors.contact_change_for_company(company=request_company(request), pk=pk)
         form = CodeForm(request.POST)
         if form.is_valid():
             try:
                 services.contact_change_confirm(
                     change=change,
-                    actor=_user(request),
+                    actor=request_user(request),
                     code=form.cleaned_data["code"],
                     ip=_client_ip(request),
                 )
@@ -369,7 +359,7 @@ class TeamView(CompanyMemberRequiredMixin, View):
         return self._render(MemberAddForm())
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        user = _user(request)
+        user = request_user(request)
         if not user.can_manage_security:
             raise PermissionDenied("Only the owner or an admin can add users.")
         if not session_is_verified(request):
@@ -378,7 +368,7 @@ class TeamView(CompanyMemberRequiredMixin, View):
         if form.is_valid():
             try:
                 member = services.member_add(
-                    company=_company(request),
+                    company=request_company(request),
                     actor=user,
                     email=form.cleaned_data["email"],
                     full_name=form.cleaned_data["full_name"],
@@ -395,9 +385,9 @@ class TeamView(CompanyMemberRequiredMixin, View):
     def _render(self, form: Form, status: int = 200) -> HttpResponse:
         context = {
             "form": form,
-            "members": selectors.company_members(company=_company(self.request)),
+            "members": selectors.company_members(company=request_company(self.request)),
             "roles": User.Role.choices,
-            "can_manage": _user(self.request).can_manage_security,
+            "can_manage": request_user(self.request).can_manage_security,
             "verified": session_is_verified(self.request),
         }
         return render(self.request, self.template_name, context, status=status)
@@ -409,7 +399,7 @@ class MemberChangeView(
     """Change a user's role or remove them; HTMX requests get the re-rendered row back."""
 
     def post(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
-        company = _company(request)
+        company = request_company(request)
         member = selectors.company_member(company=company, pk=pk)
         error = None
         try:
@@ -418,10 +408,13 @@ class MemberChangeView(
                 if not form.is_valid():
                     raise ValidationError([str(e) for e in form.errors.get("role", ["Choose a role."])])
                 services.member_set_role(
-                    company=company, actor=_user(request), member=member, role=form.cleaned_data["role"]
+                    company=company,
+                    actor=request_user(request),
+                    member=member,
+                    role=form.cleaned_data["role"],
                 )
             elif action == "remove":
-                services.member_remove(company=company, actor=_user(request), member=member)
+                services.member_remove(company=company, actor=request_user(request), member=member)
             else:
                 raise Http404("Unknown action.")
         except ValidationError as exc:

@@ -7,7 +7,7 @@ through authkeys.services; the full key is rendered once, in the response to the
 """
 
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,8 +19,8 @@ from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views import View
 
-from accounts.models import Company, User
 from accounts.otp import CompanyMemberRequiredMixin, OtpVerifiedRequiredMixin, SecurityManagerRequiredMixin
+from accounts.request import request_company, request_user
 from authkeys import auth, selectors, services
 from authkeys.forms import (
     GRACE_CHOICES,
@@ -46,22 +46,12 @@ _FIELD_FOR_CODE = {
 }
 
 
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
-
-def _company(request: HttpRequest) -> Company:
-    company = _user(request).company
-    assert company is not None, "CompanyMemberRequiredMixin runs first"
-    return company
-
-
 def _is_htmx(request: HttpRequest) -> bool:
     return bool(getattr(request, "htmx", False))
 
 
 def _require_manager(request: HttpRequest) -> None:
-    if not _user(request).can_manage_security:
+    if not request_user(request).can_manage_security:
         raise PermissionDenied("Only the company's owner or an admin can change security settings.")
 
 
@@ -82,9 +72,9 @@ class KeyManagerMixin(CompanyMemberRequiredMixin, SecurityManagerRequiredMixin, 
 
 
 def _security_context(request: HttpRequest) -> dict[str, Any]:
-    company = _company(request)
+    company = request_company(request)
     return {
-        "can_manage": _user(request).can_manage_security,
+        "can_manage": request_user(request).can_manage_security,
         "additional_security": selectors.additional_security_enabled(company=company),
         "company_ips": selectors.company_allowed_ips(company=company),
     }
@@ -105,7 +95,7 @@ class AuthkeyIndexView(KeySectionMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         context = {
-            "keys": selectors.authkeys_for_company(company=_company(request)),
+            "keys": selectors.authkeys_for_company(company=request_company(request)),
             **_security_context(request),
         }
         return render(request, self.template_name, context)
@@ -117,7 +107,7 @@ class KeyToggleView(KeyManagerMixin, View):
     setting = "status"  # or "ip_security"
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        company = _company(request)
+        company = request_company(request)
         authkey = selectors.authkey_for_company(company=company, pk=pk)
         form = SwitchForm(request.POST)
         if not form.is_valid():
@@ -126,12 +116,18 @@ class KeyToggleView(KeyManagerMixin, View):
         in_panel = form.cleaned_data["view"] == "panel"
         if self.setting == "ip_security":
             services.authkey_set_ip_security(
-                authkey=authkey, actor=_user(request), enabled=enabled, actor_ip=auth.client_ip(request)
+                authkey=authkey,
+                actor=request_user(request),
+                enabled=enabled,
+                actor_ip=auth.client_ip(request),
             )
             notice = f"IP security of {authkey.name} is {'on' if enabled else 'off'}."
         else:
             services.authkey_set_enabled(
-                authkey=authkey, actor=_user(request), enabled=enabled, actor_ip=auth.client_ip(request)
+                authkey=authkey,
+                actor=request_user(request),
+                enabled=enabled,
+                actor_ip=auth.client_ip(request),
             )
             notice = f"{authkey.name} is {'enabled' if enabled else 'disabled'}."
         if _is_htmx(request):
@@ -153,15 +149,15 @@ class KeyCreateView(KeyManagerMixin, View):
     template_name = "authkeys/key_form.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        return self._render(KeyCreateForm(company=_company(request)))
+        return self._render(KeyCreateForm(company=request_company(request)))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        company = _company(request)
+        company = request_company(request)
         form = KeyCreateForm(request.POST, company=company)
         if not form.is_valid():
             return self._render(form, status=400)
         data = form.cleaned_data
-        user, actor_ip = _user(request), auth.client_ip(request)
+        user, actor_ip = request_user(request), auth.client_ip(request)
         field: str | None = None
         try:
             # The key and its IPs together: an IP the service refuses leaves no key behind.
@@ -185,7 +181,7 @@ class KeyCreateView(KeyManagerMixin, View):
         return _show_secret(request, authkey, secret, regenerated=False)
 
     def _render(self, form: Form, status: int = 200) -> HttpResponse:
-        company = _company(self.request)
+        company = request_company(self.request)
         context = {
             "form": form,
             "creating": True,
@@ -201,17 +197,17 @@ class KeyEditView(KeyManagerMixin, View):
     template_name = "authkeys/key_form.html"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        authkey = selectors.authkey_for_company(company=_company(request), pk=pk)
+        authkey = selectors.authkey_for_company(company=request_company(request), pk=pk)
         initial = {
             "name": authkey.name,
             "use_case": authkey.use_case,
             "rule": authkey.rule,
             "expires_at": authkey.expires_at,
         }
-        return self._render(authkey, KeySettingsForm(initial=initial, company=_company(request)))
+        return self._render(authkey, KeySettingsForm(initial=initial, company=request_company(request)))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        company = _company(request)
+        company = request_company(request)
         authkey = selectors.authkey_for_company(company=company, pk=pk)
         form = KeySettingsForm(request.POST, company=company)
         if not form.is_valid():
@@ -227,7 +223,7 @@ class KeyEditView(KeyManagerMixin, View):
         try:
             services.authkey_update(
                 authkey=authkey,
-                actor=_user(request),
+                actor=request_user(request),
                 name=data["name"],
                 use_case=data["use_case"],
                 rule=data["rule"],
@@ -245,7 +241,7 @@ class KeyEditView(KeyManagerMixin, View):
             "form": form,
             "authkey": authkey,
             "creating": False,
-            "use_cases": selectors.use_cases(company=_company(self.request)),
+            "use_cases": selectors.use_cases(company=request_company(self.request)),
         }
         return render(self.request, self.template_name, context, status=status)
 
@@ -254,25 +250,25 @@ class KeyRegenerateView(KeyManagerMixin, View):
     template_name = "authkeys/key_regenerate.html"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        authkey = selectors.authkey_for_company(company=_company(request), pk=pk)
+        authkey = selectors.authkey_for_company(company=request_company(request), pk=pk)
         return render(request, self.template_name, {"authkey": authkey, "form": RegenerateForm()})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        authkey = selectors.authkey_for_company(company=_company(request), pk=pk)
+        authkey = selectors.authkey_for_company(company=request_company(request), pk=pk)
         form = RegenerateForm(request.POST)
         if form.is_valid():
             grace = form.cleaned_data["grace_seconds"]
             try:
                 secret = services.authkey_regenerate(
                     authkey=authkey,
-                    actor=_user(request),
+                    actor=request_user(request),
                     grace_seconds=grace,
                     actor_ip=auth.client_ip(request),
                 )
             except ValidationError as error:
                 form.add_error("grace_seconds", error)
             else:
-                authkey = selectors.authkey_for_company(company=_company(request), pk=pk)
+                authkey = selectors.authkey_for_company(company=request_company(request), pk=pk)
                 return _show_secret(
                     request,
                     authkey,
@@ -288,12 +284,14 @@ class KeyDeleteView(KeyManagerMixin, View):
     template_name = "authkeys/key_delete.html"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        authkey = selectors.authkey_for_company(company=_company(request), pk=pk)
+        authkey = selectors.authkey_for_company(company=request_company(request), pk=pk)
         return render(request, self.template_name, {"authkey": authkey})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        authkey = selectors.authkey_for_company(company=_company(request), pk=pk)
-        services.authkey_delete(authkey=authkey, actor=_user(request), actor_ip=auth.client_ip(request))
+        authkey = selectors.authkey_for_company(company=request_company(request), pk=pk)
+        services.authkey_delete(
+            authkey=authkey, actor=request_user(request), actor_ip=auth.client_ip(request)
+        )
         messages.success(request, f"The key {authkey.name} was deleted.")
         return redirect("authkeys:index")
 
@@ -310,7 +308,9 @@ def _add_entries(request: HttpRequest, form: IpAddForm, add: Any) -> list[str] |
     try:
         with transaction.atomic():
             for entry in entries:
-                added.append(add(entry=entry, actor=_user(request), actor_ip=auth.client_ip(request)).network)
+                added.append(
+                    add(entry=entry, actor=request_user(request), actor_ip=auth.client_ip(request)).network
+                )
     except ValidationError as error:
         form.add_error("entries", error)
         return None
@@ -340,12 +340,12 @@ class KeyIpsView(KeySectionMixin, View):
     the Additional Security switch. POST adds IPs to the key."""
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        authkey = selectors.authkey_for_company(company=_company(request), pk=pk)
+        authkey = selectors.authkey_for_company(company=request_company(request), pk=pk)
         return _render_panel(request, authkey)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         _require_manager(request)
-        authkey = selectors.authkey_for_company(company=_company(request), pk=pk)
+        authkey = selectors.authkey_for_company(company=request_company(request), pk=pk)
         form = IpAddForm(request.POST)
         added = _add_entries(request, form, lambda **kw: services.key_ip_add(authkey=authkey, **kw))
         if _is_htmx(request):
@@ -368,8 +368,8 @@ class KeyIpsView(KeySectionMixin, View):
 
 class KeyIpDeleteView(KeyManagerMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        allowed = selectors.key_allowed_ip_for_company(company=_company(request), pk=pk)
-        services.key_ip_delete(allowed=allowed, actor=_user(request), actor_ip=auth.client_ip(request))
+        allowed = selectors.key_allowed_ip_for_company(company=request_company(request), pk=pk)
+        services.key_ip_delete(allowed=allowed, actor=request_user(request), actor_ip=auth.client_ip(request))
         if _is_htmx(request):
             return HttpResponse("")
         messages.success(request, f"{allowed.network} is no longer whitelisted for {allowed.authkey.name}.")
@@ -381,7 +381,7 @@ def _panel_key(request: HttpRequest) -> AuthKey | None:
     raw = request.POST.get("key") or request.GET.get("key") or ""
     if not raw.isdigit():
         return None
-    return selectors.authkey_for_company(company=_company(request), pk=int(raw))
+    return selectors.authkey_for_company(company=request_company(request), pk=int(raw))
 
 
 def _back(authkey: AuthKey | None) -> HttpResponse:
@@ -394,7 +394,7 @@ class CompanyIpAddView(KeyManagerMixin, View):
     """Whitelist IPs for the whole company (every key)."""
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        company = _company(request)
+        company = request_company(request)
         authkey = _panel_key(request)
         form = IpAddForm(request.POST, prefix="company")
         added = _add_entries(request, form, lambda **kw: services.company_ip_add(company=company, **kw))
@@ -421,9 +421,11 @@ class CompanyIpAddView(KeyManagerMixin, View):
 
 class CompanyIpDeleteView(KeyManagerMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        allowed = selectors.company_allowed_ip_for_company(company=_company(request), pk=pk)
+        allowed = selectors.company_allowed_ip_for_company(company=request_company(request), pk=pk)
         authkey = _panel_key(request)
-        services.company_ip_delete(allowed=allowed, actor=_user(request), actor_ip=auth.client_ip(request))
+        services.company_ip_delete(
+            allowed=allowed, actor=request_user(request), actor_ip=auth.client_ip(request)
+        )
         if _is_htmx(request):
             return HttpResponse("")
         messages.success(request, f"{allowed.network} is no longer whitelisted for the company.")
@@ -446,8 +448,8 @@ class AdditionalSecurityView(KeyManagerMixin, View):
             enable = form.cleaned_data["enabled"]
             try:
                 services.additional_security_set(
-                    company=_company(request),
-                    actor=_user(request),
+                    company=request_company(request),
+                    actor=request_user(request),
                     enabled=enable,
                     actor_ip=auth.client_ip(request),
                 )
@@ -459,7 +461,7 @@ class AdditionalSecurityView(KeyManagerMixin, View):
         return self._render(form, enable, status=400)
 
     def _render(self, form: Form, enable: bool, status: int = 200) -> HttpResponse:
-        company = _company(self.request)
+        company = request_company(self.request)
         keys = selectors.authkeys_for_company(company=company)
         context = {
             "form": form,

@@ -10,7 +10,7 @@ django-htmx's debug script would replace the whole page with it); plain form pos
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -20,8 +20,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
-from accounts.models import Company, User
 from accounts.otp import CompanyMemberRequiredMixin, OtpVerifiedRequiredMixin, SecurityManagerRequiredMixin
+from accounts.request import request_company, request_user
 from authkeys import selectors, services
 from authkeys.auth import client_ip
 from authkeys.models import AuthKey, RecentIP, SecurityEvent
@@ -30,16 +30,6 @@ PAGE_SIZE = 50
 HTMX_INVALID = 422
 COMPANY_TARGET = "company"
 COMPANY_TARGET_LABEL = "All keys (company whitelist)"
-
-
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
-
-def _company(request: HttpRequest) -> Company:
-    company = _user(request).company
-    assert company is not None, "CompanyMemberRequiredMixin runs first"
-    return company
 
 
 # --- Recent IPs -------------------------------------------------------------------------------
@@ -72,10 +62,10 @@ class RecentIpsView(CompanyMemberRequiredMixin, OtpVerifiedRequiredMixin, View):
     template_name = "authkeys/recent_ips.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        page = Paginator(selectors.recent_ips(company=_company(request)), PAGE_SIZE).get_page(
+        page = Paginator(selectors.recent_ips(company=request_company(request)), PAGE_SIZE).get_page(
             request.GET.get("page")
         )
-        context = {"page": page, "can_manage": _user(request).can_manage_security}
+        context = {"page": page, "can_manage": request_user(request).can_manage_security}
         return render(request, self.template_name, context)
 
 
@@ -88,7 +78,7 @@ class RecentIpWhitelistView(
     row_template = "authkeys/recent_ips.html#ip_row"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        recent = selectors.recent_ip_for_company(company=_company(request), pk=pk)
+        recent = selectors.recent_ip_for_company(company=request_company(request), pk=pk)
         if request.GET.get("cancel"):
             if request.htmx:  # type: ignore[attr-defined]
                 return self._row(recent)
@@ -97,7 +87,7 @@ class RecentIpWhitelistView(
         return self._open(recent, self._form(recent, initial=initial))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        company = _company(request)
+        company = request_company(request)
         recent = selectors.recent_ip_for_company(company=company, pk=pk)
         form = self._form(recent, data=request.POST)
         if form.is_valid():
@@ -105,7 +95,7 @@ class RecentIpWhitelistView(
             authkey = None if key_pk is None else selectors.authkey_for_company(company=company, pk=key_pk)
             try:
                 services.recent_ip_whitelist(
-                    recent=recent, actor=_user(request), authkey=authkey, actor_ip=client_ip(request)
+                    recent=recent, actor=request_user(request), authkey=authkey, actor_ip=client_ip(request)
                 )
             except ValidationError as error:
                 form.add_error("target", error)
@@ -120,7 +110,7 @@ class RecentIpWhitelistView(
         return self._open(recent, form, status=400)
 
     def _form(self, recent: RecentIP, **kwargs: Any) -> RecentIpWhitelistForm:
-        authkeys = selectors.authkeys_for_company(company=_company(self.request))
+        authkeys = selectors.authkeys_for_company(company=request_company(self.request))
         return RecentIpWhitelistForm(authkeys=authkeys, auto_id=f"wl{recent.pk}_%s", **kwargs)
 
     def _open(self, recent: RecentIP, form: RecentIpWhitelistForm, status: int = 200) -> HttpResponse:
@@ -207,7 +197,7 @@ class SecurityLogView(CompanyMemberRequiredMixin, OtpVerifiedRequiredMixin, View
     template_name = "authkeys/security_log.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        events = selectors.security_events(company=_company(request))
+        events = selectors.security_events(company=request_company(request))
         form = SecurityLogFilterForm(request.GET)
         kind = form.cleaned_data["kind"] if form.is_valid() else ""
         if kind:

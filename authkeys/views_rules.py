@@ -4,7 +4,7 @@ Everyone in the company sees the rules; owners and admins create, edit and delet
 built-in "All services" rule is not addressable here: it is 404 like another company's rule).
 """
 
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -12,22 +12,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views import View
 
-from accounts.models import Company, User
 from accounts.otp import CompanyMemberRequiredMixin, OtpVerifiedRequiredMixin, SecurityManagerRequiredMixin
+from accounts.request import request_company, request_user
 from authkeys import selectors, services
 from authkeys.auth import client_ip
 from authkeys.forms_rules import RuleDeleteForm, RuleForm
 from authkeys.models import Rule
-
-
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
-
-def _company(request: HttpRequest) -> Company:
-    company = _user(request).company
-    assert company is not None, "CompanyMemberRequiredMixin runs first"
-    return company
 
 
 def _add_service_error(form: RuleForm, error: ValidationError) -> None:
@@ -45,8 +35,8 @@ class RuleListView(CompanyMemberRequiredMixin, OtpVerifiedRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         context = {
-            "rules": selectors.rules_for_company(company=_company(request)),
-            "can_manage": _user(request).can_manage_security,
+            "rules": selectors.rules_for_company(company=request_company(request)),
+            "can_manage": request_user(request).can_manage_security,
         }
         return render(request, self.template_name, context)
 
@@ -68,8 +58,8 @@ class RuleCreateView(_RuleChangeView):
         if form.is_valid():
             try:
                 rule = services.rule_create(
-                    company=_company(request),
-                    actor=_user(request),
+                    company=request_company(request),
+                    actor=request_user(request),
                     name=form.cleaned_data["name"],
                     services=list(form.cleaned_data["services"]),
                     actor_ip=client_ip(request),
@@ -91,18 +81,18 @@ class RuleUpdateView(_RuleChangeView):
     template_name = "authkeys/rules_form.html"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        rule = selectors.rule_for_company(company=_company(request), pk=pk)
+        rule = selectors.rule_for_company(company=request_company(request), pk=pk)
         form = RuleForm(initial={"name": rule.name, "services": list(rule.services.all())})
         return self._render(rule, form)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        rule = selectors.rule_for_company(company=_company(request), pk=pk)
+        rule = selectors.rule_for_company(company=request_company(request), pk=pk)
         form = RuleForm(request.POST)
         if form.is_valid():
             try:
                 services.rule_update(
                     rule=rule,
-                    actor=_user(request),
+                    actor=request_user(request),
                     name=form.cleaned_data["name"],
                     services=list(form.cleaned_data["services"]),
                     actor_ip=client_ip(request),
@@ -125,18 +115,21 @@ class RuleDeleteView(_RuleChangeView):
     template_name = "authkeys/rules_delete.html"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        rule = selectors.rule_for_company(company=_company(request), pk=pk)
+        rule = selectors.rule_for_company(company=request_company(request), pk=pk)
         return self._render(rule, self._form(rule))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        rule = selectors.rule_for_company(company=_company(request), pk=pk)
+        rule = selectors.rule_for_company(company=request_company(request), pk=pk)
         form = self._form(rule, data=request.POST)
         keys_using = _keys_using(rule)
         if form.is_valid():
             replacement = form.cleaned_data["replacement"]
             try:
                 services.rule_delete(
-                    rule=rule, actor=_user(request), replacement=replacement, actor_ip=client_ip(request)
+                    rule=rule,
+                    actor=request_user(request),
+                    replacement=replacement,
+                    actor_ip=client_ip(request),
                 )
             except ValidationError as error:
                 form.add_error("replacement", error)
@@ -147,7 +140,7 @@ class RuleDeleteView(_RuleChangeView):
         return self._render(rule, form, status=400)
 
     def _form(self, rule: Rule, **kwargs: Any) -> RuleDeleteForm:
-        others = selectors.rules_for_company(company=_company(self.request)).exclude(pk=rule.pk)
+        others = selectors.rules_for_company(company=request_company(self.request)).exclude(pk=rule.pk)
         return RuleDeleteForm(choices=others, **kwargs)
 
     def _render(self, rule: Rule, form: RuleDeleteForm, status: int = 200) -> HttpResponse:
