@@ -207,47 +207,56 @@ def authkey_regenerate(
     return secret
 
 
-@transaction.atomic
 def authkey_set_enabled(
     *, authkey: AuthKey, actor: User | None, enabled: bool, actor_ip: str | None = None
 ) -> AuthKey:
-    authkey = AuthKey.objects.select_for_update().select_related("company").get(pk=authkey.pk)
-    if authkey.enabled != enabled:
-        authkey.enabled = enabled
-        authkey.save(update_fields=["enabled"])
-        record_event(
-            company=authkey.company,
-            kind=Kind.KEY_ENABLED if enabled else Kind.KEY_DISABLED,
-            actor=actor,
-            actor_ip=actor_ip,
-            authkey=authkey,
-            target=authkey.name,
-            before={"enabled": not enabled},
-            after={"enabled": enabled},
-        )
-        auth.invalidate_keys([authkey.pk])
-    return authkey
+    return _set_key_switch(
+        authkey, "enabled", enabled, Kind.KEY_ENABLED, Kind.KEY_DISABLED, actor=actor, actor_ip=actor_ip
+    )
 
 
-@transaction.atomic
 def authkey_set_ip_security(
     *, authkey: AuthKey, actor: User | None, enabled: bool, actor_ip: str | None = None
 ) -> AuthKey:
+    return _set_key_switch(
+        authkey,
+        "ip_security",
+        enabled,
+        Kind.IP_SECURITY_ON,
+        Kind.IP_SECURITY_OFF,
+        actor=actor,
+        actor_ip=actor_ip,
+    )
+
+
+@transaction.atomic
+def _set_key_switch(
+    authkey: AuthKey,
+    field: str,
+    value: bool,
+    on_kind: str,
+    off_kind: str,
+    *,
+    actor: User | None,
+    actor_ip: str | None,
+) -> AuthKey:
+    """Flip one boolean of a key; a no-op writes no event."""
     authkey = AuthKey.objects.select_for_update().select_related("company").get(pk=authkey.pk)
-    if authkey.ip_security != enabled:
-        authkey.ip_security = enabled
-        authkey.save(update_fields=["ip_security"])
-        record_event(
-            company=authkey.company,
-            kind=Kind.IP_SECURITY_ON if enabled else Kind.IP_SECURITY_OFF,
-            actor=actor,
-            actor_ip=actor_ip,
-            authkey=authkey,
-            target=authkey.name,
-            before={"ip_security": not enabled},
-            after={"ip_security": enabled},
-        )
-        auth.invalidate_keys([authkey.pk])
+    if getattr(authkey, field) == value:
+        return authkey
+    setattr(authkey, field, value)
+    authkey.save(update_fields=[field])
+    record_event(
+        company=authkey.company,
+        kind=on_kind if value else off_kind,
+        actor=actor,
+        actor_ip=actor_ip,
+        authkey=authkey,
+        target=authkey.name,
+        before={field: not value},
+        after={field: value},
+    )
+    auth.invalidate_keys([authkey.pk])
     return authkey
 
 
