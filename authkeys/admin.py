@@ -83,7 +83,7 @@ class RuleAdminForm(forms.ModelForm):
         if company is None or "name" not in cleaned or "services" not in cleaned:
             return cleaned
         try:
-            cleaned["name"] = services._clean_rule(
+            cleaned["name"] = services.rule_clean(
                 company,
                 cleaned["name"],
                 list(cleaned["services"]),

@@ -463,7 +463,7 @@ def _company_has_any_ip(company: Company) -> bool:
 # --- Rules ------------------------------------------------------------------------------------
 
 
-def _clean_rule(company: Company, name: str, services: list[Service], exclude_pk: int | None = None) -> str:
+def rule_clean(company: Company, name: str, services: list[Service], exclude_pk: int | None = None) -> str:
     name = " ".join((name or "").split())
     if not name:
         raise ValidationError("Give the rule a name.", code="required")
@@ -483,7 +483,7 @@ def _clean_rule(company: Company, name: str, services: list[Service], exclude_pk
 def rule_create(
     *, company: Company, actor: User | None, name: str, services: list[Service], actor_ip: str | None = None
 ) -> Rule:
-    name = _clean_rule(company, name, services)
+    name = rule_clean(company, name, services)
     rule = Rule.objects.create(company=company, name=name)
     rule.services.set(services)
     record_event(
@@ -505,7 +505,7 @@ def rule_update(
         raise ValidationError("The built-in rule cannot be changed.", code="builtin")
     company = rule.company
     assert company is not None
-    name = _clean_rule(company, name, services, exclude_pk=rule.pk)
+    name = rule_clean(company, name, services, exclude_pk=rule.pk)
     before = {"name": rule.name, "services": sorted(rule.services.values_list("code", flat=True))}
     after = {"name": name, "services": sorted(s.code for s in services)}
     if before == after:
