@@ -16,6 +16,7 @@ DJANGO_ALLOW_ASYNC_UNSAFE (restored when it closes), and e2e tests are moved to 
 run so that no other test executes while that loop is alive.
 """
 
+import importlib
 import os
 from collections.abc import Iterator
 
@@ -115,3 +116,22 @@ def page(
         except Error as error:  # a crashed page must not hide the real failure
             print(f"could not save the failure screenshot: {error}")
     page.close()
+
+
+@pytest.fixture
+def seeded_catalogue(transactional_db) -> None:  # type: ignore[no-untyped-def]
+    """The rows data migrations seed (the service catalogue and the built-in "All services" rule),
+    which the flush after every earlier transactional test removes.
+
+    ``serialized_rollback`` cannot bring them back here: Django keeps DB connections in an asgiref
+    Local(thread_critical=True), which switches to a separate (contextvar) storage while an asyncio
+    loop is running, and Playwright keeps one running. So once the browser is up, the test thread
+    gets a new connection object without the serialized contents made at database setup (nothing is
+    restored, silently); and when setup happened with the browser up, the restore collides with
+    the content types that post_migrate re-created after the previous flush (IntegrityError).
+    The migration's own idempotent seed function is run instead.
+    """
+    from django.apps import apps
+
+    migration = importlib.import_module("authkeys.migrations.0002_service_catalogue")
+    migration.seed(apps, None)

@@ -7,6 +7,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import Locator, Page, expect
 
 from portal.sms import SmsMessage
 from tests.helpers import last_code
@@ -75,3 +76,30 @@ def wait_for_code(outbox: list[SmsMessage], to: str, timeout: float = 10.0) -> s
             if time.monotonic() >= deadline:
                 raise
             time.sleep(0.05)
+
+
+# --- Steps shared by the flows ----------------------------------------------------------------
+
+
+def main_nav(page: Page) -> Locator:
+    return page.get_by_role("navigation", name="Main")
+
+
+def log_in(page: Page, email: str, password: str) -> None:
+    """Log in through the login page; lands on the dashboard."""
+    page.goto("/accounts/login/")
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.locator('[name="username"]').fill(email)
+    page.locator('[name="password"]').fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+
+
+def pass_otp_gate(page: Page, outbox: list[SmsMessage], typed_mobile: str, registered_e164: str) -> None:
+    """On the gate page: type the mobile, read the texted code from the outbox and verify it."""
+    expect(page.get_by_role("heading", name="Verify your registered mobile")).to_be_visible()
+    page.locator('[name="mobile"]').fill(typed_mobile)
+    page.get_by_role("button", name="Send code").click()
+    expect(page.get_by_role("heading", name="Enter the code")).to_be_visible()
+    page.locator('[name="code"]').fill(wait_for_code(outbox, registered_e164))
+    page.get_by_role("button", name="Verify").click()
