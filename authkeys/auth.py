@@ -303,6 +303,11 @@ def load_grant(digest: str) -> KeyGrant | None:
     )
 
 
+def forget_local() -> None:
+    """Drop this process's memo (tests; a process that must see a change at once)."""
+    _local.clear()
+
+
 def _forget(digests: list[str]) -> None:
     if not digests:
         return

@@ -1,0 +1,137 @@
+import secrets
+
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import Company
+from authkeys.models import AuthKey
+
+
+def new_request_id() -> str:
+    """24 hex characters, the shape of an MSG91 request id (e.g. 5134842646923e183d000075)."""
+    return secrets.token_hex(12)
+
+
+class Message(models.Model):
+    """One accepted send request. Committed before its request id is answered; delivery is
+    driven from this row (an outbox), so a broker outage delays but never loses it."""
+
+    class Delivery(models.TextChoices):
+        # The outbox state machine: messaging/delivery/outbox.py documents the transitions.
+        PENDING = "pending", "Waiting for delivery"
+        SCHEDULED = "scheduled", "Scheduled"
+        ENQUEUED = "enqueued", "Handed to the delivery worker"
+        SENDING = "sending", "Being sent by a delivery worker"
+        SUBMITTED = "submitted", "Submitted to the gateway"
+        EXPIRED = "expired", "Not submitted within the validity period"
+
+    class Encoding(models.TextChoices):
+        GSM7 = "gsm7", "GSM-7"
+        UCS2 = "ucs2", "UCS-2 (Unicode)"
+
+    request_id = models.CharField(max_length=24, unique=True, default=new_request_id, editable=False)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="messages")
+    authkey = models.ForeignKey(
+        AuthKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    dialect = models.CharField(max_length=20)
+    endpoint = models.CharField(max_length=80)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    sender = models.CharField(max_length=11, blank=True)
+    route = models.CharField(max_length=20, blank=True)
+    text = models.TextField()
+    encoding = models.CharField(max_length=4, choices=Encoding.choices)
+    parts = models.PositiveSmallIntegerField()
+    recipient_count = models.PositiveIntegerField()
+    credits = models.PositiveBigIntegerField(help_text="parts times recipients, debited at acceptance")
+    campaign = models.CharField(max_length=32, blank=True)
+    reference = models.CharField(
+        max_length=100, blank=True, help_text="Client reference (GatewayAPI, Infobip)"
+    )
+    flash = models.BooleanField(default=False)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    delivery = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.PENDING)
+    delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["company", "-created_at"], name="message_company_time"),
+            models.Index(
+                fields=["delivery", "next_attempt_at"],
+                name="message_outbox",
+                condition=~models.Q(delivery="submitted"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.request_id
+
+
+class Recipient(models.Model):
+    class Status(models.TextChoices):
+        # GatewayAPI / Infobip vocabulary.
+        ACCEPTED = "ACCEPTED", "Accepted"
+        SCHEDULED = "SCHEDULED", "Scheduled"
+        ENROUTE = "ENROUTE", "En route"
+        DELIVERED = "DELIVERED", "Delivered"
+        UNDELIVERABLE = "UNDELIVERABLE", "Undeliverable"
+        EXPIRED = "EXPIRED", "Expired"
+        REJECTED = "REJECTED", "Rejected"
+        FAILED = "FAILED", "Failed"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="recipients")
+    msisdn = models.CharField(max_length=16, help_text="Digits with country code, no +")
+    message_uid = models.CharField(
+        max_length=36, unique=True, help_text="Per-recipient message id (Infobip messageId)"
+    )
+    status = models.CharField(max_length=14, choices=Status.choices, default=Status.ACCEPTED)
+    error = models.CharField(max_length=120, blank=True)
+    status_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [models.Index(fields=["message", "status"], name="recipient_message_status")]
+
+    def __str__(self) -> str:
+        return self.msisdn
+
+
+class FailedRequest(models.Model):
+    """A refused API request, for Failed Logs and alerts. Never holds the presented secret."""
+
+    company = models.ForeignKey(
+        Company, null=True, blank=True, on_delete=models.CASCADE, related_name="failed_requests"
+    )
+    authkey = models.ForeignKey(AuthKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    key_prefix = models.CharField(max_length=16, blank=True)
+    code = models.CharField(max_length=8)
+    reason = models.CharField(max_length=300)
+    dialect = models.CharField(max_length=20)
+    endpoint = models.CharField(max_length=80)
+    method = models.CharField(max_length=8)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["company", "-created_at", "-id"], name="failed_company_time")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.endpoint}"
+
+
+class BlockedIP(models.Model):
+    """Staff-managed global blacklist: requests from these networks get error 208."""
+
+    network = models.CharField(max_length=49, unique=True, help_text="Canonical IPv4/IPv6 address or CIDR")
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "blacklisted IP"
+
+    def __str__(self) -> str:
+        return self.network

@@ -15,6 +15,15 @@ def check_delivery_backends(app_configs, **kwargs):  # type: ignore[no-untyped-d
                 id="portal.E001",
             )
         )
+    delivery_backend = import_string(settings.SMS_DELIVERY_BACKEND)
+    if getattr(delivery_backend, "development_only", False):
+        errors.append(
+            Error(
+                f"SMS_DELIVERY_BACKEND is {settings.SMS_DELIVERY_BACKEND}, which does not deliver messages.",
+                hint="Use the simulator only for trials; name a real upstream gateway backend in production.",
+                id="portal.E003",
+            )
+        )
     if settings.MAILERS["default"].get("BACKEND") == "portal.mail.DevOutboxEmailBackend":
         errors.append(
             Error(

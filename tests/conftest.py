@@ -13,6 +13,50 @@ def sms_outbox():
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
+    """Caches outlive a test's rolled-back transaction (no signals fire), so start clean."""
     from django.core.cache import cache
 
+    from authkeys import auth
+    from messaging import blacklist
+
     cache.clear()
+    auth.forget_local()
+    blacklist.forget()
+
+
+STAFF_MOBILE = "+919876500001"
+
+
+@pytest.fixture
+def staff():
+    """A staff superuser whose admin-login codes are texted to STAFF_MOBILE."""
+    from accounts.otp import sms_device_for
+    from tests.factories import UserFactory
+
+    user = UserFactory(company=None, is_staff=True, is_superuser=True, email="ops@portal.example")
+    device = sms_device_for(user)
+    device.number = STAFF_MOBILE
+    device.save()
+    return user
+
+
+@pytest.fixture
+def admin_client(client, staff, sms_outbox):
+    """Logged in through the real OTP admin login (password, then the texted code). Shadows
+    pytest-django's admin_client, which would skip the OTP step."""
+    from django.urls import reverse
+
+    from accounts.otp import sms_device_for
+    from tests.factories import PASSWORD
+    from tests.helpers import last_code
+
+    device = sms_device_for(staff)
+    login_url = reverse("admin:login")
+    credentials = {"username": staff.email, "password": PASSWORD, "otp_device": device.persistent_id}
+    client.post(login_url, {**credentials, "otp_challenge": "1"})
+    response = client.post(
+        login_url,
+        {**credentials, "otp_token": last_code(sms_outbox, STAFF_MOBILE), "next": reverse("admin:index")},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return client

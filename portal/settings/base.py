@@ -277,3 +277,37 @@ AUTHKEYS_MAX_PER_COMPANY = env.int("AUTHKEYS_MAX_PER_COMPANY", default=100)
 AUTHKEYS_MAX_IPS_PER_KEY = env.int("AUTHKEYS_MAX_IPS_PER_KEY", default=100)
 AUTHKEYS_MAX_IPS_PER_COMPANY = env.int("AUTHKEYS_MAX_IPS_PER_COMPANY", default=500)
 AUTHKEYS_MAX_GRACE_SECONDS = 24 * 60 * 60
+
+# --- SMS API ----------------------------------------------------------------------------------
+SMS_MAX_PARTS = env.int("SMS_MAX_PARTS", default=10)
+SMS_DUPLICATE_WINDOW_SECONDS = env.int("SMS_DUPLICATE_WINDOW_SECONDS", default=10)
+
+# --- SMS delivery (customer messages accepted by the API) -------------------------------------
+# Not SMS_BACKEND above (the portal's own OTPs and notices): the backend that hands customers'
+# messages to a gateway, in the manner of Django's email backends (messaging/delivery/).
+SMS_DELIVERY_BACKEND = env.str("SMS_DELIVERY_BACKEND", default="messaging.delivery.simulator.Backend")
+# The simulator reports final statuses this many seconds after submission.
+SMS_SIMULATOR_REPORT_DELAY = env.float("SMS_SIMULATOR_REPORT_DELAY", default=2.0)
+# Recipients handed to the backend per call (and per status commit).
+SMS_DELIVERY_CHUNK_SIZE = env.int("SMS_DELIVERY_CHUNK_SIZE", default=1000)
+# A worker's claim on a message; renewed after every chunk. After it lapses the sweeper re-enqueues.
+SMS_DELIVERY_LEASE_SECONDS = env.int("SMS_DELIVERY_LEASE_SECONDS", default=300)
+# Unsent this long after acceptance (or the schedule time): the recipients become EXPIRED.
+SMS_DELIVERY_VALIDITY_SECONDS = env.int("SMS_DELIVERY_VALIDITY_SECONDS", default=48 * 60 * 60)
+# The sweeper's backoff for a message whose attempts keep failing doubles up to this.
+SMS_DELIVERY_MAX_BACKOFF_SECONDS = env.int("SMS_DELIVERY_MAX_BACKOFF_SECONDS", default=60 * 60)
+# The outbox sweeper: a PENDING/ENQUEUED message not claimed by a worker after this long is
+# published again; it runs every SMS_OUTBOX_SWEEP_SECONDS and handles at most a batch per run.
+SMS_OUTBOX_STALE_SECONDS = env.int("SMS_OUTBOX_STALE_SECONDS", default=60)
+SMS_OUTBOX_SWEEP_SECONDS = env.float("SMS_OUTBOX_SWEEP_SECONDS", default=30.0)
+SMS_OUTBOX_SWEEP_BATCH = env.int("SMS_OUTBOX_SWEEP_BATCH", default=500)
+
+# Beat runs embedded in the worker (bin/run: celery worker --beat) or as one process in production.
+CELERY_BEAT_SCHEDULE = {
+    "messaging-sweep-outbox": {
+        "task": "messaging.tasks.sweep_outbox",
+        "schedule": SMS_OUTBOX_SWEEP_SECONDS,
+        # A sweep nobody ran in time is pointless: the next one is already on its way.
+        "options": {"expires": SMS_OUTBOX_SWEEP_SECONDS},
+    },
+}

@@ -16,10 +16,14 @@ MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend
 # override them so that a real Celery worker started by a test (tests/portal/test_celery_worker.py)
 # can run with these settings against the real broker and write to a shared outbox file.
 SMS_BACKEND = env.str("SMS_BACKEND", default="portal.sms.backends.locmem.SmsBackend")
+SMS_DELIVERY_BACKEND = env.str("SMS_DELIVERY_BACKEND", default="messaging.delivery.locmem.Backend")
 if "DEV_OUTBOX_PATH" in os.environ:
     DEV_OUTBOX_PATH = Path(os.environ["DEV_OUTBOX_PATH"])
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
+# A real worker started by a test consumes its own queue, and publishes follow-up tasks (retries,
+# simulated delivery reports) to it too.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
 # CELERY_BROKER_URL: base.py already reads it from the environment.
 SECURE_SSL_REDIRECT = False
 SECURE_HSTS_SECONDS = 0

@@ -1,8 +1,6 @@
 import pytest
-from django.test import Client
 from django.urls import reverse
 
-from accounts.otp import sms_device_for
 from authkeys import auth, services
 from authkeys.auth import Refusal, authenticate_key
 from authkeys.models import (
@@ -16,8 +14,7 @@ from authkeys.models import (
     SecurityEvent,
     Service,
 )
-from tests.factories import PASSWORD, CompanyFactory, UserFactory, builtin_rule, make_key
-from tests.helpers import last_code
+from tests.factories import CompanyFactory, builtin_rule, make_key
 
 pytestmark = pytest.mark.django_db
 
@@ -30,30 +27,6 @@ STAFF_MOBILE = "+919876500001"
 def _no_local_memo(settings):
     settings.AUTHKEY_LOCAL_CACHE_SECONDS = 0
     auth._local.clear()
-
-
-@pytest.fixture
-def staff():
-    user = UserFactory(company=None, is_staff=True, is_superuser=True, email="ops@portal.example")
-    device = sms_device_for(user)
-    device.number = STAFF_MOBILE
-    device.save()
-    return user
-
-
-@pytest.fixture
-def admin_client(client: Client, staff, sms_outbox) -> Client:
-    """Logged in through the real OTP admin login: password, then the texted code."""
-    device = sms_device_for(staff)
-    login_url = reverse("admin:login")
-    credentials = {"username": staff.email, "password": PASSWORD, "otp_device": device.persistent_id}
-    client.post(login_url, {**credentials, "otp_challenge": "1"})
-    response = client.post(
-        login_url,
-        {**credentials, "otp_token": last_code(sms_outbox, STAFF_MOBILE), "next": reverse("admin:index")},
-    )
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return client
 
 
 @pytest.fixture

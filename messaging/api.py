@@ -1,0 +1,378 @@
+"""The one pipeline every dialect goes through.
+
+    extract (dialect) → authenticate → company status → key enabled → expiry → IP (418)
+      → blacklist (208) → rule/service → validation → duplicate (311) → balance (301)
+      → one transaction: balance debit + Message + Recipients → delivery enqueued on commit
+
+A dialect adapter turns its wire request into a `SendRequest` (raw values, validated here so that
+every dialect refuses the same bad input with the same code) and renders `Accepted` or `ApiError`.
+Every refusal is recorded (Failed Logs, Recent IPs) without the secret; recording never turns a
+result into a failure.
+"""
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from uuid import uuid4
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import F
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from accounts.models import Company
+from authkeys import keys
+from authkeys import services as authkey_services
+from authkeys.auth import KeyGrant, Refusal, authenticate_key, client_ip
+from authkeys.models import AuthKey
+from messaging import blacklist, delivery, encoding
+from messaging.catalogue import ApiError, Code
+from messaging.credentials import Presented
+from messaging.models import FailedRequest, Message, Recipient
+
+logger = logging.getLogger(__name__)
+
+MAX_RECIPIENTS = 10_000
+_COMPANY_STATUS_CODES: dict[str, Code] = {
+    Company.Status.EXPIRED: Code.ACCOUNT_EXPIRED,
+    Company.Status.BANNED: Code.ACCOUNT_BANNED,
+    Company.Status.TERMINATED: Code.SERVICE_TERMINATED,
+}
+# MSG91 route numbers and names → canonical route.
+ROUTES = {
+    "": "transactional",
+    "4": "transactional",
+    "transactional": "transactional",
+    "1": "promotional",
+    "promotional": "promotional",
+}
+
+
+@dataclass(frozen=True)
+class Context:
+    dialect: str
+    endpoint: str
+    method: str
+    client_ip: str
+
+    @classmethod
+    def of(cls, request: HttpRequest, *, dialect: str, endpoint: str) -> "Context":
+        return cls(
+            dialect=dialect, endpoint=endpoint, method=request.method or "", client_ip=client_ip(request)
+        )
+
+
+@dataclass
+class SendRequest:
+    """Raw values as the client sent them; `None` means the parameter was absent."""
+
+    mobiles: str | list[str] | None
+    text: str | None
+    sender: str | None = None
+    route: str | None = None
+    country: str | None = None
+    schedule: str | None = None
+    campaign: str | None = None
+    unicode: bool = False
+    flash: bool = False
+    reference: str = ""
+    service: str = "sms-send"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    message: Message
+    recipients: list[Recipient] = field(default_factory=list)
+
+
+def send(ctx: Context, extract: Callable[[], tuple[Presented | None, SendRequest]]) -> Accepted:
+    """Run the pipeline. Raises ApiError (already recorded) on refusal."""
+    grant: KeyGrant | None = None
+    presented: Presented | None = None
+    try:
+        presented, request = extract()
+        grant = _authenticate(ctx, presented)
+        accepted = _accept(ctx, grant, request)
+    except ApiError as error:
+        record_refusal(ctx, error, grant=grant, presented=presented)
+        raise
+    except Exception as exc:
+        # Never leak internals to the client; the log names the exception type only.
+        logger.error("send pipeline failed on %s: %s", ctx.endpoint, type(exc).__name__)
+        internal = ApiError(Code.INTERNAL_ERROR)
+        record_refusal(ctx, internal, grant=grant, presented=presented)
+        raise internal from exc
+    _record_success(ctx, grant)
+    return accepted
+
+
+# --- Authentication -----------------------------------------------------------------------------
+
+
+class _Refused(ApiError):
+    def __init__(self, code: Code, detail: str, grant: KeyGrant | None) -> None:
+        super().__init__(code, detail)
+        self.grant = grant
+
+
+def _authenticate(ctx: Context, presented: Presented | None) -> KeyGrant:
+    if presented is None or not presented.key:
+        raise ApiError(
+            Code.INVALID_AUTHKEY, "Missing authentication key: send it in the authkey header or parameter."
+        )
+    result = authenticate_key(presented.key, ctx.client_ip)
+    grant = result.grant
+    if result.refusal in (Refusal.MALFORMED, Refusal.UNKNOWN) or grant is None:
+        raise ApiError(Code.INVALID_AUTHKEY)
+    try:
+        if result.refusal == Refusal.COMPANY_INACTIVE:
+            raise ApiError(_COMPANY_STATUS_CODES.get(grant.company_status, Code.SERVICE_TERMINATED))
+        if result.refusal == Refusal.DISABLED:
+            raise ApiError(Code.INVALID_AUTHKEY, "This authentication key is disabled.")
+        if result.refusal == Refusal.EXPIRED:
+            raise ApiError(Code.INVALID_AUTHKEY, "This authentication key has expired.")
+        if result.refusal == Refusal.IP_NOT_ALLOWED:
+            raise ApiError(
+                Code.IP_NOT_WHITELISTED, f"IP {ctx.client_ip} is not whitelisted for this authkey."
+            )
+        if blacklist.is_blocked(ctx.client_ip):
+            raise ApiError(Code.IP_BLACKLISTED)
+    except ApiError as error:
+        raise _Refused(error.code, error.detail, grant) from None
+    return grant
+
+
+# --- Validation and acceptance ------------------------------------------------------------------
+
+
+def parse_mobiles(raw: str | list[str] | None, country: str | None) -> tuple[list[str], list[str]]:
+    """Comma-separated (or listed) numbers → (valid msisdns without +, invalid entries)."""
+    items = raw if isinstance(raw, list) else str(raw or "").split(",")
+    prefix = (country or "91").strip()
+    if prefix == "0" or not prefix.isdigit():
+        prefix = ""  # international: numbers must carry their country code
+    valid: dict[str, None] = {}
+    invalid: list[str] = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        digits = text.replace(" ", "").replace("-", "").removeprefix("+")
+        if digits.startswith("00"):
+            digits = digits[2:]
+        if len(digits) == 10 and prefix and not text.startswith("+"):
+            digits = prefix + digits
+        if digits.isascii() and digits.isdigit() and 8 <= len(digits) <= 15 and digits[0] != "0":
+            valid[digits] = None
+        else:
+            invalid.append(text)
+    return list(valid), invalid
+
+
+def _parse_schedule(raw: str | None, now: datetime) -> datetime | None:
+    if raw is None or not str(raw).strip():
+        return None
+    text = str(raw).strip()
+    parsed = parse_datetime(text.replace(" ", "T", 1) if "T" not in text else text)
+    if parsed is None:
+        raise ApiError(
+            Code.SCHEDULE_INCORRECT,
+            f"The schedule time {text!r} is not a date and time (YYYY-MM-DD HH:MM:SS).",
+        )
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    if parsed < now - timedelta(seconds=60):
+        raise ApiError(Code.SCHEDULE_IN_PAST)
+    if parsed > now + timedelta(weeks=3):
+        raise ApiError(Code.SCHEDULE_TOO_FAR)
+    return parsed
+
+
+def _validate(grant: KeyGrant, request: SendRequest, now: datetime) -> dict:  # type: ignore[type-arg]
+    if not grant.may_use(request.service):
+        raise ApiError(
+            Code.INVALID_AUTHKEY, f"This authkey's rule does not allow the service “{request.service}”."
+        )
+    if (
+        request.mobiles is None
+        or (isinstance(request.mobiles, str) and not request.mobiles.strip())
+        or request.mobiles == []
+    ):
+        raise ApiError(Code.MISSING_MOBILE)
+    text = request.text
+    if text is None or not text.strip():
+        raise ApiError(Code.MISSING_MESSAGE)
+    valid, invalid = parse_mobiles(request.mobiles, request.country)
+    if not valid:
+        if len(invalid) == 1:
+            raise ApiError(
+                Code.INVALID_MOBILE,
+                f"Invalid mobile number {invalid[0][:20]!r}: give it with its country code.",
+            )
+        raise ApiError(Code.NO_VALID_NUMBER)
+    if len(valid) > MAX_RECIPIENTS:
+        raise ApiError(Code.INVALID_MOBILE, f"At most {MAX_RECIPIENTS} numbers per request.")
+    sender = (request.sender or "").strip()
+    if not sender:
+        raise ApiError(Code.INVALID_SENDER, "Missing sender ID.")
+    if not (sender.isascii() and sender.isalnum() and 3 <= len(sender) <= 11):
+        raise ApiError(Code.INVALID_SENDER, "A sender ID has 3 to 11 letters or digits.")
+    route = ROUTES.get((request.route or "").strip().lower())
+    if route is None:
+        raise ApiError(
+            Code.ROUTE_UNDETERMINED,
+            f"Unknown route {request.route!r}: use 4 (transactional) or 1 (promotional).",
+        )
+    scheduled_at = _parse_schedule(request.schedule, now)
+    campaign = request.campaign
+    if campaign is not None:
+        campaign = campaign.strip()
+        if not campaign:
+            raise ApiError(Code.CAMPAIGN_NAME_MISSING)
+        if len(campaign) > 32:
+            raise ApiError(Code.CAMPAIGN_TOO_LONG)
+    segmentation = encoding.segment(text, force_unicode=request.unicode)
+    if segmentation.parts > settings.SMS_MAX_PARTS:
+        raise ApiError(
+            Code.SMS_TOO_LONG,
+            f"The text needs {segmentation.parts} parts; at most {settings.SMS_MAX_PARTS} are allowed.",
+        )
+    return {
+        "recipients": valid,
+        "sender": sender,
+        "route": route,
+        "scheduled_at": scheduled_at,
+        "campaign": campaign or "",
+        "segmentation": segmentation,
+        "text": text,
+    }
+
+
+def _duplicate_key(grant: KeyGrant, sender: str, text: str, recipients: list[str]) -> str:
+    fingerprint = hashlib.sha256("\x1f".join([sender, text, *sorted(recipients)]).encode()).hexdigest()
+    return f"messaging:dup:{grant.company_id}:{fingerprint}"
+
+
+def _accept(ctx: Context, grant: KeyGrant, request: SendRequest) -> Accepted:
+    now = timezone.now()
+    checked = _validate(grant, request, now)
+    recipients: list[str] = checked["recipients"]
+    segmentation = checked["segmentation"]
+    credits = segmentation.parts * len(recipients)
+    duplicate_key = _duplicate_key(grant, checked["sender"], checked["text"], recipients)
+    if not cache.add(duplicate_key, 1, timeout=settings.SMS_DUPLICATE_WINDOW_SECONDS):
+        raise ApiError(Code.DUPLICATE)
+    try:
+        with transaction.atomic():
+            debited = Company.objects.filter(pk=grant.company_id, sms_balance__gte=credits).update(
+                sms_balance=F("sms_balance") - credits
+            )
+            if not debited:
+                raise ApiError(
+                    Code.INSUFFICIENT_BALANCE,
+                    f"This request needs {credits} credits: "
+                    f"{segmentation.parts} part(s) for each of {len(recipients)} number(s).",
+                )
+            message = Message.objects.create(
+                company_id=grant.company_id,
+                authkey_id=grant.authkey_id,
+                dialect=ctx.dialect,
+                endpoint=ctx.endpoint,
+                client_ip=ctx.client_ip or None,
+                sender=checked["sender"],
+                route=checked["route"],
+                text=checked["text"],
+                encoding=segmentation.encoding,
+                parts=segmentation.parts,
+                recipient_count=len(recipients),
+                credits=credits,
+                campaign=checked["campaign"],
+                reference=request.reference[:100],
+                flash=request.flash,
+                scheduled_at=checked["scheduled_at"],
+                created_at=now,
+                # Created already handed over: no second write per request. If publishing fails,
+                # the sweeper re-publishes once next_attempt_at passes.
+                **delivery.enqueued_fields(checked["scheduled_at"], now),
+            )
+            status = (
+                Recipient.Status.SCHEDULED
+                if message.delivery == Message.Delivery.SCHEDULED
+                else Recipient.Status.ACCEPTED
+            )
+            rows = Recipient.objects.bulk_create(
+                [
+                    Recipient(
+                        message=message, msisdn=msisdn, message_uid=str(uuid4()), status=status, status_at=now
+                    )
+                    for msisdn in recipients
+                ],
+                batch_size=1000,
+            )
+            _on_commit_deliver(message)
+    except BaseException:
+        cache.delete(duplicate_key)  # nothing was sent: a corrected retry must not be a "duplicate"
+        raise
+    return Accepted(message=message, recipients=rows)
+
+
+def _on_commit_deliver(message: Message) -> None:
+    if message.delivery == Message.Delivery.ENQUEUED:
+        transaction.on_commit(lambda: delivery.publish(message.pk))
+
+
+# --- Recording ----------------------------------------------------------------------------------
+
+
+def record_refusal(
+    ctx: Context, error: ApiError, *, grant: KeyGrant | None = None, presented: Presented | None = None
+) -> None:
+    """Failed Logs row + Recent IPs; a failure to record is logged, never raised."""
+    grant = getattr(error, "grant", None) or grant
+    key_prefix = ""
+    if presented is not None and presented.key.startswith(keys.PREFIX):
+        key_prefix = keys.display_prefix(presented.key)
+    try:
+        FailedRequest.objects.create(
+            company_id=grant.company_id if grant else None,
+            authkey_id=grant.authkey_id if grant else None,
+            key_prefix=key_prefix,
+            code=str(error.code),
+            reason=error.detail[:300],
+            dialect=ctx.dialect,
+            endpoint=ctx.endpoint,
+            method=ctx.method[:8],
+            client_ip=ctx.client_ip or None,
+        )
+        if grant is not None and ctx.client_ip:
+            authkey_services.recent_ip_record(
+                company_id=grant.company_id,
+                ip=ctx.client_ip,
+                authkey_id=grant.authkey_id,
+                accepted=False,
+                code=str(error.code),
+            )
+    except Exception as exc:
+        logger.error("could not record a refusal on %s: %s", ctx.endpoint, type(exc).__name__)
+
+
+def _record_success(ctx: Context, grant: KeyGrant | None) -> None:
+    if grant is None:
+        return
+    now = timezone.now()
+    try:
+        if ctx.client_ip:
+            authkey_services.recent_ip_record(
+                company_id=grant.company_id, ip=ctx.client_ip, authkey_id=grant.authkey_id, accepted=True
+            )
+        # At most one "last used" write per key per minute.
+        AuthKey.objects.filter(pk=grant.authkey_id).exclude(
+            last_used_at__gt=now - timedelta(seconds=60)
+        ).update(last_used_at=now, last_used_ip=ctx.client_ip or None)
+    except Exception as exc:
+        logger.error("could not record a success on %s: %s", ctx.endpoint, type(exc).__name__)

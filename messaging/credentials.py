@@ -1,0 +1,62 @@
+"""Where an API key can come from, and refusing ambiguous requests.
+
+One request may carry its key in several places (header, query string, form or JSON body,
+Authorization header). They must all agree: two different keys, or one parameter repeated with
+different values, is refused rather than guessed at.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest
+
+from messaging.catalogue import ApiError, Code
+
+# Authorization schemes that carry an API key directly (session and OAuth schemes come later).
+_KEY_SCHEMES = {"app", "token"}
+
+
+@dataclass(frozen=True)
+class Presented:
+    key: str
+    source: str  # e.g. "authkey header", "Authorization: App"
+
+
+def _values(source: Any, name: str) -> list[str]:
+    if hasattr(source, "getlist"):
+        return [str(value) for value in source.getlist(name)]
+    value = source.get(name) if isinstance(source, dict) else None
+    if value is None:
+        return []
+    return [str(item) for item in value] if isinstance(value, list) else [str(value)]
+
+
+def presented_key(
+    request: HttpRequest, *, body: dict[str, Any] | None = None, params: tuple[str, ...] = ("authkey",)
+) -> Presented | None:
+    """The one API key the request presents, or None. Raises ApiError(207) on conflicts."""
+    found: list[Presented] = []
+    for name in params:
+        header = request.headers.get(name)
+        if header is not None:
+            found.append(Presented(header.strip(), f"{name} header"))
+        for label, source in (("query", request.GET), ("form", request.POST), ("JSON", body or {})):
+            for value in _values(source, name):
+                found.append(Presented(value.strip(), f"{name} {label} parameter"))
+    api_key_header = request.headers.get("apiKey")
+    if api_key_header is not None:
+        found.append(Presented(api_key_header.strip(), "apiKey header"))
+    authorization = request.headers.get("Authorization", "")
+    if authorization:
+        scheme, _, credentials = authorization.strip().partition(" ")
+        if scheme.lower() in _KEY_SCHEMES and credentials.strip():
+            found.append(Presented(credentials.strip(), f"Authorization: {scheme}"))
+    keys = {item.key for item in found}
+    if len(keys) > 1:
+        raise ApiError(
+            Code.INVALID_AUTHKEY,
+            "Conflicting credentials: the request carries different keys ("
+            + ", ".join(sorted({item.source for item in found}))
+            + "). Send exactly one.",
+        )
+    return found[0] if found else None

@@ -1,0 +1,154 @@
+"""MSG91 dialect: GET|POST /api/sendhttp.php and POST /api/v2/sendsms.
+
+Replies: plain text (default) = the 24-character request id; `response=json` →
+{"type":"success","message":"<id>"} / {"type":"error","message":…,"code":"…"}; `response=xml` →
+<RESPONSE><TYPE>…</TYPE><MESSAGE>…</MESSAGE>[<CODE>…</CODE>]</RESPONSE>. Errors answer HTTP 200
+like MSG91 (clients read the body), except an invalid key (401, which msg91-py raises as an
+AuthenticationError) and internal errors (500).
+"""
+
+import json
+from typing import Any
+from xml.sax.saxutils import escape
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from messaging import api
+from messaging.catalogue import ApiError, Code
+from messaging.credentials import presented_key
+
+DIALECT = "msg91"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip().lower() in _TRUE if value is not None else False
+
+
+def _format(request: HttpRequest, body: dict[str, Any] | None = None) -> str:
+    value = request.GET.get("response") or request.POST.get("response") or (body or {}).get("response") or ""
+    return str(value).strip().lower()
+
+
+def render(kind: str, *, request_id: str | None = None, error: ApiError | None = None) -> HttpResponse:
+    if error is None:
+        assert request_id is not None
+        if kind == "json":
+            return JsonResponse({"type": "success", "message": request_id})
+        if kind == "xml":
+            return HttpResponse(
+                f"<RESPONSE><TYPE>success</TYPE><MESSAGE>{request_id}</MESSAGE></RESPONSE>",
+                content_type="application/xml",
+            )
+        return HttpResponse(request_id, content_type="text/plain; charset=utf-8")
+    status = 401 if error.code == Code.INVALID_AUTHKEY else 500 if error.entry.kind == "internal" else 200
+    if kind == "json":
+        return JsonResponse(
+            {"type": "error", "message": error.detail, "code": str(error.code)}, status=status
+        )
+    if kind == "xml":
+        return HttpResponse(
+            f"<RESPONSE><TYPE>error</TYPE><MESSAGE>{escape(error.detail)}</MESSAGE><CODE>{error.code}</CODE></RESPONSE>",
+            content_type="application/xml",
+            status=status,
+        )
+    return HttpResponse(
+        f"ERROR {error.code}: {error.detail}", content_type="text/plain; charset=utf-8", status=status
+    )
+
+
+# The catalogue code for a parameter sent twice with different values: the request is ambiguous,
+# and the code names the parameter's own failure.
+_AMBIGUOUS_CODES = {
+    "mobiles": Code.INVALID_MOBILE,
+    "message": Code.MISSING_MESSAGE,
+    "sender": Code.INVALID_SENDER,
+    "route": Code.ROUTE_UNDETERMINED,
+    "schtime": Code.SCHEDULE_INCORRECT,
+    "scheduledatetime": Code.SCHEDULE_INCORRECT,
+    "campaign": Code.CAMPAIGN_NAME_MISSING,
+}
+
+
+def _single(request: HttpRequest, name: str, body: dict[str, Any] | None = None) -> str | None:
+    """One value of a parameter from the query, form or JSON body; differing repeats are refused."""
+    values = [*request.GET.getlist(name), *request.POST.getlist(name)]
+    if body and body.get(name) is not None:
+        item = body[name]
+        values.append(",".join(str(v) for v in item) if isinstance(item, list) else str(item))
+    if len(set(values)) > 1:
+        raise ApiError(
+            _AMBIGUOUS_CODES.get(name, Code.MISSING_MESSAGE),
+            f"The parameter {name!r} was sent more than once with different values.",
+        )
+    return values[0] if values else None
+
+
+def _send_request(request: HttpRequest, body: dict[str, Any] | None = None) -> api.SendRequest:
+    def get(name: str) -> str | None:
+        return _single(request, name, body)
+
+    return api.SendRequest(
+        mobiles=get("mobiles"),
+        text=get("message"),
+        sender=get("sender"),
+        route=get("route"),
+        country=get("country"),
+        schedule=get("schtime") or get("scheduledatetime"),
+        campaign=get("campaign"),
+        unicode=_flag(get("unicode")),
+        flash=_flag(get("flash")),
+    )
+
+
+@csrf_exempt
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def sendhttp(request: HttpRequest) -> HttpResponse:
+    ctx = api.Context.of(request, dialect=DIALECT, endpoint="/api/sendhttp.php")
+    kind = _format(request)
+    try:
+        accepted = api.send(ctx, lambda: (presented_key(request), _send_request(request)))
+    except ApiError as error:
+        return render(kind, error=error)
+    return render(kind, request_id=accepted.message.request_id)
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    if not request.body:
+        return {}
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(Code.MISSING_MESSAGE, "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise ApiError(Code.MISSING_MESSAGE, "The request body must be a JSON object.")
+    sms = body.get("sms")
+    if isinstance(sms, list):
+        # MSG91's documented v2 shape: {"sender", "route", "country", "sms": [{"message", "to": [...]}]}
+        if len(sms) != 1 or not isinstance(sms[0], dict):
+            raise ApiError(Code.MISSING_MESSAGE, "Send one entry in 'sms' per request.")
+        body = {**body, "message": sms[0].get("message"), "mobiles": sms[0].get("to")}
+    return body
+
+
+@csrf_exempt
+@login_not_required
+@require_http_methods(["POST"])
+def sendsms_v2(request: HttpRequest) -> HttpResponse:
+    ctx = api.Context.of(request, dialect=DIALECT, endpoint="/api/v2/sendsms")
+    body: dict[str, Any] = {}
+
+    def extract() -> tuple[Any, api.SendRequest]:
+        nonlocal body
+        body = _json_body(request)
+        return presented_key(request, body=body), _send_request(request, body)
+
+    try:
+        accepted = api.send(ctx, extract)
+    except ApiError as error:
+        return render(_format(request, body) or "json", error=error)
+    return render(_format(request, body) or "json", request_id=accepted.message.request_id)

@@ -1,0 +1,31 @@
+"""Celery tasks of customer-message delivery. Payloads are message ids only (JSON), never text or
+secrets; the database row is the source of truth (messaging/delivery/outbox.py)."""
+
+from celery import shared_task
+
+from messaging.delivery import outbox, simulator
+from messaging.delivery.base import DeliveryError
+
+
+@shared_task(
+    autoretry_for=(DeliveryError,),
+    retry_backoff=True,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
+def deliver_message(message_id: int) -> str:
+    """Send one message. Idempotent: a redelivered or duplicate task never sends twice."""
+    return outbox.deliver(message_id)
+
+
+@shared_task
+def sweep_outbox() -> dict[str, object]:
+    """Periodic (CELERY_BEAT_SCHEDULE): re-enqueue stuck and due messages."""
+    return outbox.sweep()
+
+
+@shared_task
+def simulate_reports(message_id: int) -> int:
+    """The simulator backend's delivery reports (messaging/delivery/simulator.py)."""
+    return simulator.apply_reports(message_id)

@@ -1,0 +1,215 @@
+"""Customer-message delivery through the REAL Redis broker and a REAL Celery worker process.
+
+"A broker outage delays but never loses an accepted message": a message committed while the broker
+is unreachable stays PENDING (the request never sees an error), and once the broker is back the
+outbox sweeper hands it over and the worker delivers it. Likewise for a task the broker lost.
+
+The worker runs the simulator backend (locmem could not be seen from this process): delivery is
+checked in the shared test database, where every recipient leaves ACCEPTED and ends with the
+status the simulator's table gives its number. Modelled on tests/portal/test_celery_worker.py
+(same helpers): committed data (`transactional_db`), one queue per run, bounded waits.
+"""
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.db import transaction
+
+from messaging import delivery
+from messaging.delivery import simulator
+from messaging.models import Message, Recipient
+from messaging.tasks import sweep_outbox
+from portal.celery import app
+from tests.messaging.test_delivery import make_message
+from tests.portal.test_celery_worker import BASE_DIR, BROKER_URL, Worker, wait_for, worker_database_url
+
+pytestmark = [pytest.mark.celery_worker]
+
+# Nothing listens there: connections are refused at once, like a Redis that is down.
+UNREACHABLE_BROKER_URL = os.environ.get("CELERY_TEST_UNREACHABLE_BROKER_URL", "redis://127.0.0.1:6390/0")
+NUMBERS = [f"91987654321{d}" for d in range(10)] + ["919876543299"]
+EXPECTED = {msisdn: simulator.final_status(msisdn) for msisdn in NUMBERS}
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(BROKER_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis broker {BROKER_URL} is not reachable ({exc}); bin/test starts it.")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def celery_queue(broker: redis.Redis) -> Iterator[str]:
+    queue = f"test-delivery-{uuid.uuid4().hex[:12]}"
+    yield queue
+    keys = list(broker.scan_iter(match=f"*{queue}*"))
+    if keys:
+        broker.delete(*keys)
+
+
+@pytest.fixture(scope="module")
+def worker(
+    django_db_setup: None,
+    django_db_blocker: Any,
+    celery_queue: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Worker]:
+    """A real `celery worker` on the Redis broker and this run's test DB, with the simulator."""
+    with django_db_blocker.unblock():
+        database_url = worker_database_url()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "portal.settings.test",
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": BROKER_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "CELERY_TASK_DEFAULT_QUEUE": celery_queue,  # the simulator's reports come back to it
+        "SMS_DELIVERY_BACKEND": "messaging.delivery.simulator.Backend",
+        "SMS_SIMULATOR_REPORT_DELAY": "0.5",
+    }
+    log_path = tmp_path_factory.mktemp("delivery-worker-log") / "worker.log"
+    command = [
+        sys.executable, "-m", "celery", "-A", "portal", "worker",
+        "--pool=solo", "-l", "info",
+        "-Q", celery_queue, "-n", f"{celery_queue}@%h",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(  # noqa: S603 (fixed argv)
+            command,
+            cwd=Path(BASE_DIR),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    started = Worker(proc, log_path, celery_queue)
+    try:
+        wait_for(lambda: " ready." in started.log(), "the worker to be ready", started)
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+def use_broker(celery_queue: str, settings: Any) -> Iterator[Callable[..., Any]]:
+    """`with use_broker(url):` makes `.apply_async()` in this process publish to `url` (on this
+    run's queue, or `queue`); everything is restored at the end of the test.
+
+    The app read its configuration when it was finalised, so its conf is changed directly and the
+    cached connection pool and AMQP helper (which hold the old broker) are dropped.
+    """
+    keys = ("broker_url", "broker_transport_options", "task_always_eager", "task_default_queue")
+    saved = {key: app.conf[key] for key in keys}
+
+    def reset_pools() -> None:
+        app._pool = None
+        app.__dict__.pop("amqp", None)
+
+    @contextmanager
+    def switch(url: str, queue: str | None = None) -> Iterator[None]:
+        settings.CELERY_TASK_ALWAYS_EAGER = False
+        settings.CELERY_BROKER_URL = url
+        app.conf.update(
+            broker_url=url,
+            broker_transport_options={},
+            task_always_eager=False,
+            task_default_queue=queue or celery_queue,
+        )
+        reset_pools()
+        yield
+
+    try:
+        yield switch
+    finally:
+        reset_pools()
+        app.conf.update(saved)
+
+
+def recipient_statuses(message: Message) -> dict[str, tuple[str, str]]:
+    return {
+        msisdn: (status, error)
+        for msisdn, status, error in message.recipients.values_list("msisdn", "status", "error")
+    }
+
+
+def delivered(message: Message) -> bool:
+    return recipient_statuses(message) == EXPECTED
+
+
+def commit_message() -> Message:
+    """What the pipeline does: commit the message, enqueue it on commit."""
+    with transaction.atomic():
+        message = make_message(NUMBERS)
+        transaction.on_commit(lambda: delivery.enqueue(message.pk))
+    return message
+
+
+@pytest.fixture
+def live(transactional_db: None, worker: Worker) -> Worker:
+    return worker
+
+
+def test_a_committed_message_is_delivered_by_the_worker(live: Worker, use_broker: Any) -> None:
+    with use_broker(BROKER_URL):
+        message = commit_message()
+
+        wait_for(lambda: delivered(message), "every recipient's final simulated status", live)
+
+    message = Message.objects.get(pk=message.pk)
+    assert (message.delivery, message.delivery_attempts, message.next_attempt_at) == (
+        Message.Delivery.SUBMITTED,
+        1,
+        None,
+    )
+    assert not message.recipients.filter(status=Recipient.Status.ACCEPTED).exists()
+
+
+def test_a_broker_outage_delays_but_never_loses_an_accepted_message(live: Worker, use_broker: Any) -> None:
+    with use_broker(UNREACHABLE_BROKER_URL):
+        message = commit_message()  # the on_commit enqueue fails: no exception reaches the caller
+
+    message = Message.objects.get(pk=message.pk)
+    assert message.delivery == Message.Delivery.PENDING
+    assert message.next_attempt_at is not None  # due for the next sweep
+    assert {status for status, _ in recipient_statuses(message).values()} == {Recipient.Status.ACCEPTED}
+
+    with use_broker(BROKER_URL):  # the broker is back; beat would run this every 30 s
+        assert sweep_outbox() == {"due": 1, "published": 1}
+
+        wait_for(lambda: delivered(message), "the swept message to be delivered", live)
+
+    assert Message.objects.get(pk=message.pk).delivery == Message.Delivery.SUBMITTED
+
+
+def test_a_task_the_broker_lost_is_re_enqueued_by_the_sweeper(
+    live: Worker, use_broker: Any, broker: redis.Redis, celery_queue: str, settings: Any
+) -> None:
+    settings.SMS_OUTBOX_STALE_SECONDS = 0  # instead of waiting a minute for it to turn stale
+    lost_queue = f"{celery_queue}-lost"  # removed with the run's queue
+    with use_broker(BROKER_URL, queue=lost_queue):  # published where no worker listens ...
+        message = commit_message()
+    assert broker.llen(lost_queue) == 1
+    broker.delete(lost_queue)  # ... and gone, as after a Redis restart without persistence
+    assert Message.objects.get(pk=message.pk).delivery == Message.Delivery.ENQUEUED
+
+    with use_broker(BROKER_URL):
+        assert sweep_outbox() == {"due": 1, "published": 1}
+
+        wait_for(lambda: delivered(message), "the re-enqueued message to be delivered", live)
+
+    message = Message.objects.get(pk=message.pk)
+    assert (message.delivery, message.delivery_attempts) == (Message.Delivery.SUBMITTED, 1)
