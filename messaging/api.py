@@ -6,6 +6,8 @@
 
 A dialect adapter turns its wire request into a `SendRequest` (raw values, validated here so that
 every dialect refuses the same bad input with the same code) and renders `Accepted` or `ApiError`.
+The request acts for a `Principal`: an API key's grant (API key, or an OAuth access token issued
+for one), or a company user (Basic password or IBSSO session, see messaging/sessions.py).
 Every refusal is recorded (Failed Logs, Recent IPs) without the secret; recording never turns a
 result into a failure.
 """
@@ -15,6 +17,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Protocol
 from uuid import uuid4
 
 from django.conf import settings
@@ -29,10 +32,11 @@ from accounts.models import Company
 from authkeys import keys
 from authkeys import services as authkey_services
 from authkeys.auth import KeyGrant, Refusal, authenticate_key, client_ip
+from authkeys.ipaddrs import parse_client_ip
 from authkeys.models import AuthKey
-from messaging import blacklist, delivery, encoding
+from messaging import blacklist, delivery, encoding, sessions
 from messaging.catalogue import ApiError, Code
-from messaging.credentials import Presented
+from messaging.credentials import BEARER, Presented
 from messaging.models import FailedRequest, Message, Recipient
 
 logger = logging.getLogger(__name__)
@@ -90,9 +94,22 @@ class Accepted:
     recipients: list[Recipient] = field(default_factory=list)
 
 
+class Principal(Protocol):
+    """Who a request acts for: authkeys.auth.KeyGrant (an API key, or an OAuth access token acting
+    with its key's grant) or messaging.sessions.UserPrincipal (a company user: Basic or IBSSO)."""
+
+    @property
+    def company_id(self) -> int: ...
+    @property
+    def company_status(self) -> str: ...
+    @property
+    def authkey_id(self) -> int | None: ...  # None for a company user
+    def may_use(self, service_code: str) -> bool: ...
+
+
 def send(ctx: Context, extract: Callable[[], tuple[Presented | None, SendRequest]]) -> Accepted:
     """Run the pipeline. Raises ApiError (already recorded) on refusal."""
-    grant: KeyGrant | None = None
+    grant: Principal | None = None
     presented: Presented | None = None
     try:
         presented, request = extract()
@@ -114,21 +131,71 @@ def send(ctx: Context, extract: Callable[[], tuple[Presented | None, SendRequest
 # --- Authentication -----------------------------------------------------------------------------
 
 
+class ServiceNotAllowed(ApiError):
+    """The key is valid but its rule lacks the service: 207 in catalogue terms; dialects whose
+    wire format tells authentication from authorisation answer it as "forbidden" (403)."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(Code.INVALID_AUTHKEY, f"This authkey's rule does not allow the service “{service}”.")
+        self.service = service
+
+
+def authorize(ctx: Context, extract: Callable[[], Presented | None], service: str | None) -> Principal:
+    """The pipeline's authentication and rule check for endpoints that do not send (reports, key
+    management): same checks, same order, same codes as `send`. Raises ApiError (already
+    recorded) on refusal; the caller records the success (`record_success`) once it has answered.
+    `service` None: authentication only (Infobip session and OAuth token endpoints)."""
+    grant: Principal | None = None
+    presented: Presented | None = None
+    try:
+        presented = extract()
+        grant = _authenticate(ctx, presented)
+        if service is not None and not grant.may_use(service):
+            raise ServiceNotAllowed(service)
+    except ApiError as error:
+        record_refusal(ctx, error, grant=grant, presented=presented)
+        raise
+    except Exception as exc:
+        logger.error("authentication failed on %s: %s", ctx.endpoint, type(exc).__name__)
+        internal = ApiError(Code.INTERNAL_ERROR)
+        record_refusal(ctx, internal, grant=grant, presented=presented)
+        raise internal from exc
+    return grant
+
+
+def authenticate(ctx: Context, extract: Callable[[], Presented | None], service: str) -> KeyGrant:
+    """`authorize` for endpoints that need an API key's grant (they act on the key itself): a
+    company user (Basic or IBSSO credentials, where the endpoint accepts them) is refused with 207."""
+    principal = authorize(ctx, extract, service)
+    if not isinstance(principal, KeyGrant):
+        error = ApiError(Code.INVALID_AUTHKEY, "This endpoint needs an API key.")
+        record_refusal(ctx, error, grant=principal)
+        raise error
+    return principal
+
+
 class _Refused(ApiError):
-    def __init__(self, code: Code, detail: str, grant: KeyGrant | None) -> None:
+    def __init__(self, code: Code, detail: str, grant: Principal | None) -> None:
         super().__init__(code, detail)
         self.grant = grant
 
 
-def _authenticate(ctx: Context, presented: Presented | None) -> KeyGrant:
+def _authenticate(ctx: Context, presented: Presented | None) -> Principal:
     if presented is None or not presented.key:
         raise ApiError(
             Code.INVALID_AUTHKEY, "Missing authentication key: send it in the authkey header or parameter."
         )
-    result = authenticate_key(presented.key, ctx.client_ip)
+    if presented.scheme == BEARER:
+        result = sessions.authenticate_access_token(presented.key, ctx.client_ip)
+    elif presented.scheme:
+        return _authenticate_user(ctx, presented)
+    else:
+        result = authenticate_key(presented.key, ctx.client_ip)
     grant = result.grant
     if result.refusal in (Refusal.MALFORMED, Refusal.UNKNOWN) or grant is None:
-        raise ApiError(Code.INVALID_AUTHKEY)
+        raise ApiError(
+            Code.INVALID_AUTHKEY, "Invalid or expired access token." if presented.scheme == BEARER else ""
+        )
     try:
         if result.refusal == Refusal.COMPANY_INACTIVE:
             raise ApiError(_COMPANY_STATUS_CODES.get(grant.company_status, Code.SERVICE_TERMINATED))
@@ -145,6 +212,25 @@ def _authenticate(ctx: Context, presented: Presented | None) -> KeyGrant:
     except ApiError as error:
         raise _Refused(error.code, error.detail, grant) from None
     return grant
+
+
+def _authenticate_user(ctx: Context, presented: Presented) -> Principal:
+    """Basic or IBSSO: credentials (sessions.CredentialError: 104, 105, 201, 207) → company status
+    → Additional Security (418) → blacklist (208), the order of the key checks."""
+    principal = sessions.authenticate_user(presented, ctx.client_ip)
+    try:
+        if principal.company_status != Company.Status.ACTIVE:
+            raise ApiError(_COMPANY_STATUS_CODES.get(principal.company_status, Code.SERVICE_TERMINATED))
+        if not principal.ip_allowed(parse_client_ip(ctx.client_ip)):
+            raise ApiError(
+                Code.IP_NOT_WHITELISTED,
+                f"IP {ctx.client_ip} is not whitelisted for this company (Additional Security).",
+            )
+        if blacklist.is_blocked(ctx.client_ip):
+            raise ApiError(Code.IP_BLACKLISTED)
+    except ApiError as error:
+        raise _Refused(error.code, error.detail, principal) from None
+    return principal
 
 
 # --- Validation and acceptance ------------------------------------------------------------------
@@ -193,11 +279,9 @@ def _parse_schedule(raw: str | None, now: datetime) -> datetime | None:
     return parsed
 
 
-def _validate(grant: KeyGrant, request: SendRequest, now: datetime) -> dict:  # type: ignore[type-arg]
+def _validate(grant: Principal, request: SendRequest, now: datetime) -> dict:  # type: ignore[type-arg]
     if not grant.may_use(request.service):
-        raise ApiError(
-            Code.INVALID_AUTHKEY, f"This authkey's rule does not allow the service “{request.service}”."
-        )
+        raise ServiceNotAllowed(request.service)
     if (
         request.mobiles is None
         or (isinstance(request.mobiles, str) and not request.mobiles.strip())
@@ -253,12 +337,12 @@ def _validate(grant: KeyGrant, request: SendRequest, now: datetime) -> dict:  # 
     }
 
 
-def _duplicate_key(grant: KeyGrant, sender: str, text: str, recipients: list[str]) -> str:
+def _duplicate_key(grant: Principal, sender: str, text: str, recipients: list[str]) -> str:
     fingerprint = hashlib.sha256("\x1f".join([sender, text, *sorted(recipients)]).encode()).hexdigest()
     return f"messaging:dup:{grant.company_id}:{fingerprint}"
 
 
-def _accept(ctx: Context, grant: KeyGrant, request: SendRequest) -> Accepted:
+def _accept(ctx: Context, grant: Principal, request: SendRequest) -> Accepted:
     now = timezone.now()
     checked = _validate(grant, request, now)
     recipients: list[str] = checked["recipients"]
@@ -330,16 +414,26 @@ def _on_commit_deliver(message: Message) -> None:
 
 
 def record_refusal(
-    ctx: Context, error: ApiError, *, grant: KeyGrant | None = None, presented: Presented | None = None
+    ctx: Context,
+    error: ApiError,
+    *,
+    grant: Principal | None = None,
+    presented: Presented | None = None,
+    company_id: int | None = None,
 ) -> None:
-    """Failed Logs row + Recent IPs; a failure to record is logged, never raised."""
+    """Failed Logs row + Recent IPs; a failure to record is logged, never raised. `company_id`
+    attributes a refusal that has no key grant (e.g. a company user's wrong password)."""
     grant = getattr(error, "grant", None) or grant
+    if company_id is None:  # e.g. sessions.CredentialError for a known user's wrong password
+        company_id = getattr(error, "company_id", None)
+    if grant is not None:
+        company_id = grant.company_id
     key_prefix = ""
     if presented is not None and presented.key.startswith(keys.PREFIX):
         key_prefix = keys.display_prefix(presented.key)
     try:
         FailedRequest.objects.create(
-            company_id=grant.company_id if grant else None,
+            company_id=company_id,
             authkey_id=grant.authkey_id if grant else None,
             key_prefix=key_prefix,
             code=str(error.code),
@@ -361,7 +455,12 @@ def record_refusal(
         logger.error("could not record a refusal on %s: %s", ctx.endpoint, type(exc).__name__)
 
 
-def _record_success(ctx: Context, grant: KeyGrant | None) -> None:
+def record_success(ctx: Context, grant: Principal | None) -> None:
+    """Recent IPs + key last used, for endpoints that authenticate through `authenticate`."""
+    _record_success(ctx, grant)
+
+
+def _record_success(ctx: Context, grant: Principal | None) -> None:
     if grant is None:
         return
     now = timezone.now()
@@ -370,6 +469,8 @@ def _record_success(ctx: Context, grant: KeyGrant | None) -> None:
             authkey_services.recent_ip_record(
                 company_id=grant.company_id, ip=ctx.client_ip, authkey_id=grant.authkey_id, accepted=True
             )
+        if grant.authkey_id is None:  # a company user (Basic, IBSSO): no key to mark as used
+            return
         # At most one "last used" write per key per minute.
         AuthKey.objects.filter(pk=grant.authkey_id).exclude(
             last_used_at__gt=now - timedelta(seconds=60)

@@ -3,8 +3,15 @@
 One request may carry its key in several places (header, query string, form or JSON body,
 Authorization header). They must all agree: two different keys, or one parameter repeated with
 different values, is refused rather than guessed at.
+
+Besides API keys, endpoints may opt in (`principals=True`) to the Authorization schemes that do
+not carry a key: `Basic` (a company user's email and password), `IBSSO <session token>` and
+`Bearer <OAuth access token>`; messaging/sessions.py authenticates them. They come back as a
+`Presented` with the scheme in `scheme` ("" for an API key), never decoded here.
 """
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,14 +19,30 @@ from django.http import HttpRequest
 
 from messaging.catalogue import ApiError, Code
 
-# Authorization schemes that carry an API key directly (session and OAuth schemes come later).
+# Authorization schemes that carry an API key directly.
 _KEY_SCHEMES = {"app", "token"}
+# Authorization schemes whose credentials are not an API key (see messaging/sessions.py).
+BASIC = "basic"
+IBSSO = "ibsso"
+BEARER = "bearer"
+PRINCIPAL_SCHEMES = frozenset({BASIC, IBSSO, BEARER})
 
 
 @dataclass(frozen=True)
 class Presented:
-    key: str
+    key: str  # the API key, or the scheme's credentials as sent (never logged or stored)
     source: str  # e.g. "authkey header", "Authorization: App"
+    scheme: str = ""  # "" for an API key, else one of PRINCIPAL_SCHEMES
+
+
+def decode_basic(credentials: str) -> tuple[str, str] | None:
+    """`Basic` credentials → (username, password), or None when they are not base64 of `user:pass`."""
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    username, colon, password = decoded.partition(":")
+    return (username, password) if colon else None
 
 
 def _values(source: Any, name: str) -> list[str]:
@@ -32,9 +55,14 @@ def _values(source: Any, name: str) -> list[str]:
 
 
 def presented_key(
-    request: HttpRequest, *, body: dict[str, Any] | None = None, params: tuple[str, ...] = ("authkey",)
+    request: HttpRequest,
+    *,
+    body: dict[str, Any] | None = None,
+    params: tuple[str, ...] = ("authkey",),
+    principals: bool = False,
 ) -> Presented | None:
-    """The one API key the request presents, or None. Raises ApiError(207) on conflicts."""
+    """The one API key the request presents, or None. Raises ApiError(207) on conflicts.
+    With `principals`, `Authorization: Basic | IBSSO | Bearer` credentials count too."""
     found: list[Presented] = []
     for name in params:
         header = request.headers.get(name)
@@ -51,7 +79,9 @@ def presented_key(
         scheme, _, credentials = authorization.strip().partition(" ")
         if scheme.lower() in _KEY_SCHEMES and credentials.strip():
             found.append(Presented(credentials.strip(), f"Authorization: {scheme}"))
-    keys = {item.key for item in found}
+        elif principals and scheme.lower() in PRINCIPAL_SCHEMES and credentials.strip():
+            found.append(Presented(credentials.strip(), f"Authorization: {scheme}", scheme.lower()))
+    keys = {(item.key, item.scheme) for item in found}
     if len(keys) > 1:
         raise ApiError(
             Code.INVALID_AUTHKEY,

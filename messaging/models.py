@@ -1,10 +1,11 @@
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 from accounts.models import Company
-from authkeys.models import AuthKey
+from authkeys.models import AuthKey, KeySecret
 
 
 def new_request_id() -> str:
@@ -135,3 +136,41 @@ class BlockedIP(models.Model):
 
     def __str__(self) -> str:
         return self.network
+
+
+class ApiSession(models.Model):
+    """An Infobip IBSSO session (`POST /auth/1/session`): a company user's short-lived token.
+
+    Only the token's keyed digest is stored. One session per user: a new one needs the current one
+    destroyed (`DELETE /auth/1/session`) or expired. Bound to the creating IP unless `unsafe`."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    bound_ip = models.GenericIPAddressField(null=True, blank=True, help_text="The IP that created it")
+    unsafe = models.BooleanField(default=False, help_text="Usable from any IP")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "API session"
+        constraints = [models.UniqueConstraint(fields=["user"], name="one_api_session_per_user")]
+
+    def __str__(self) -> str:
+        return f"API session of user {self.user_id}"
+
+
+class OAuthAccessToken(models.Model):
+    """An OAuth 2.0 access token (`POST /auth/1/oauth2/token`, client_credentials) issued for one
+    secret of an API key: it acts with that key's grant (rule, IP security, status) and dies with the
+    secret (regeneration) or at `expires_at`. Only the token's keyed digest is stored."""
+
+    key_secret = models.ForeignKey(KeySecret, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "OAuth access token"
+
+    def __str__(self) -> str:
+        return f"access token for secret {self.key_secret_id}"

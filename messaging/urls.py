@@ -1,7 +1,7 @@
 from django.urls import path
 
 from messaging import views
-from messaging.dialects import msg91
+from messaging.dialects import gatewayapi, infobip, msg91, smsgatewaycenter
 
 app_name = "messaging"
 
@@ -12,4 +12,24 @@ urlpatterns = [
     # MSG91 dialect
     path("api/sendhttp.php", msg91.sendhttp, name="msg91_sendhttp"),
     path("api/v2/sendsms", msg91.sendsms_v2, name="msg91_sendsms_v2"),
+    path("api/v5/report", msg91.report, name="msg91_report"),
+    path("api/v5/report/<str:request_id>", msg91.report, name="msg91_report_id"),
+    path("api/getReport.php", msg91.report, name="msg91_get_report"),
+    # Infobip dialect
+    path("auth/1/session", infobip.session, name="infobip_session"),
+    path("auth/1/oauth2/token", infobip.oauth_token, name="infobip_oauth_token"),
+    path("sms/2/text/advanced", infobip.send_v2, name="infobip_send_v2"),
+    path("sms/3/messages", infobip.send_v3, name="infobip_send_v3"),
+    path("sms/3/reports", infobip.reports_v3, name="infobip_reports_v3"),
+    path("sms/3/logs", infobip.logs_v3, name="infobip_logs_v3"),
+    path("sms/1/reports", infobip.reports_v1, name="infobip_reports_v1"),
+    path("sms/1/logs", infobip.logs_v1, name="infobip_logs_v1"),
+    # GatewayAPI dialect
+    path("mobile/single", gatewayapi.mobile_single, name="gatewayapi_mobile_single"),
+    # SMSGatewayCenter dialect
+    path(
+        "SMSApi/rest/regenerateAPIKey",
+        smsgatewaycenter.regenerate_api_key,
+        name="smsgatewaycenter_regenerate_api_key",
+    ),
 ]

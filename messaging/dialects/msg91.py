@@ -5,6 +5,17 @@ Replies: plain text (default) = the 24-character request id; `response=json` →
 <RESPONSE><TYPE>…</TYPE><MESSAGE>…</MESSAGE>[<CODE>…</CODE>]</RESPONSE>. Errors answer HTTP 200
 like MSG91 (clients read the body), except an invalid key (401, which msg91-py raises as an
 AuthenticationError) and internal errors (500).
+
+Delivery report of a request id (service "reports"; the key's own company's messages only):
+`GET|POST /api/v5/report/<request_id>`, `/api/v5/report?request_id=…` and
+`/api/getReport.php?request_id=…`, authkey as header or parameter →
+{"type": "success", "requestId", "senderId", "campaignName",
+ "data": [{"number", "status", "desc", "description", "date", "failedReason"}, …]}, one entry per
+recipient in submission order; `status`/`desc` follow MSG91's delivery-report vocabulary (see
+REPORT_STATUS), `date` is the time of the last status change ("YYYY-MM-DD HH:MM:SS", TIME_ZONE).
+A request id that is unknown or belongs to another company is 404 {"type":"error","message":…};
+a missing one 400. Neither is a refusal in catalogue terms (authentication passed), so neither
+writes a Failed Logs row; refused keys are recorded and answered like the send endpoints.
 """
 
 import json
@@ -13,12 +24,15 @@ from xml.sax.saxutils import escape
 
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from authkeys import services_catalogue
 from messaging import api
 from messaging.catalogue import ApiError, Code
 from messaging.credentials import presented_key
+from messaging.models import Message, Recipient
 
 DIALECT = "msg91"
 _TRUE = {"1", "true", "yes", "on"}
@@ -152,3 +166,83 @@ def sendsms_v2(request: HttpRequest) -> HttpResponse:
     except ApiError as error:
         return render(_format(request, body) or "json", error=error)
     return render(_format(request, body) or "json", request_id=accepted.message.request_id)
+
+
+# --- Delivery report ------------------------------------------------------------------------------
+
+# Recipient status → MSG91 (status, desc). 1, 2 and 16 are MSG91's delivery-report codes
+# (Delivered, Failed, Rejected); MSG91 documents no number for its pending states ("Submitted",
+# "Sent/Pending"), so 5 (accepted or scheduled here, not yet handed over) and 8 (handed to the
+# gateway, no report yet) are this product's.
+REPORT_STATUS: dict[str, tuple[str, str]] = {
+    Recipient.Status.ACCEPTED: ("5", "PENDING"),
+    Recipient.Status.SCHEDULED: ("5", "SCHEDULED"),
+    Recipient.Status.ENROUTE: ("8", "SENT"),
+    Recipient.Status.DELIVERED: ("1", "DELIVERED"),
+    Recipient.Status.UNDELIVERABLE: ("2", "FAILED"),
+    Recipient.Status.FAILED: ("2", "FAILED"),
+    Recipient.Status.EXPIRED: ("2", "EXPIRED"),
+    Recipient.Status.REJECTED: ("16", "REJECTED"),
+}
+_STATUS_LABELS = dict(Recipient.Status.choices)
+
+
+def _report_entry(msisdn: str, status: str, error: str, status_at: Any) -> dict[str, str]:
+    code, desc = REPORT_STATUS.get(status, ("2", "FAILED"))
+    label = str(_STATUS_LABELS.get(status, status))
+    return {
+        "number": msisdn,
+        "status": code,
+        "desc": desc,
+        "description": f"{label}: {error}" if error else label,
+        "date": timezone.localtime(status_at).strftime("%Y-%m-%d %H:%M:%S"),
+        "failedReason": error,
+    }
+
+
+def _is_request_id(value: str) -> bool:
+    return len(value) == 24 and all(char in "0123456789abcdef" for char in value)
+
+
+@csrf_exempt
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def report(request: HttpRequest, request_id: str | None = None) -> HttpResponse:
+    """The delivery report of one request id (see the module docstring for the shape)."""
+    endpoint = "/api/getReport.php" if request.path.endswith(".php") else "/api/v5/report"
+    ctx = api.Context.of(request, dialect=DIALECT, endpoint=endpoint)
+    try:
+        grant = api.authenticate(ctx, lambda: presented_key(request), services_catalogue.REPORTS)
+    except ApiError as error:
+        return render("json", error=error)
+    if request_id is None:
+        request_id = (request.GET.get("request_id") or request.POST.get("request_id") or "").strip()
+    api.record_success(ctx, grant)
+    if not request_id:
+        return JsonResponse({"type": "error", "message": "Missing request_id."}, status=400)
+    message = (
+        Message.objects.filter(request_id=request_id.lower(), company_id=grant.company_id)
+        .only("pk", "request_id", "sender", "campaign")
+        .first()
+        if _is_request_id(request_id.lower())
+        else None
+    )
+    if message is None:
+        return JsonResponse(
+            {"type": "error", "message": f"No request with id {request_id[:24]!r} in this account."},
+            status=404,
+        )
+    rows = (
+        Recipient.objects.filter(message=message)
+        .order_by("pk")
+        .values_list("msisdn", "status", "error", "status_at")
+    )
+    return JsonResponse(
+        {
+            "type": "success",
+            "requestId": message.request_id,
+            "senderId": message.sender,
+            "campaignName": message.campaign,
+            "data": [_report_entry(*row) for row in rows],
+        }
+    )

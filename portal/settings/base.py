@@ -281,6 +281,10 @@ AUTHKEYS_MAX_GRACE_SECONDS = 24 * 60 * 60
 # --- SMS API ----------------------------------------------------------------------------------
 SMS_MAX_PARTS = env.int("SMS_MAX_PARTS", default=10)
 SMS_DUPLICATE_WINDOW_SECONDS = env.int("SMS_DUPLICATE_WINDOW_SECONDS", default=10)
+# Infobip dialect: lifetime of IBSSO session tokens (POST /auth/1/session; Infobip's default is 60
+# minutes) and of OAuth 2.0 access tokens (POST /auth/1/oauth2/token).
+INFOBIP_SESSION_SECONDS = env.int("INFOBIP_SESSION_SECONDS", default=60 * 60)
+INFOBIP_ACCESS_TOKEN_SECONDS = env.int("INFOBIP_ACCESS_TOKEN_SECONDS", default=60 * 60)
 
 # --- SMS delivery (customer messages accepted by the API) -------------------------------------
 # Not SMS_BACKEND above (the portal's own OTPs and notices): the backend that hands customers'
