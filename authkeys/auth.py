@@ -164,7 +164,13 @@ def authenticate_key(presented: str, ip: str) -> AuthResult:
     order: shape → exists → company status → enabled → expiry → IP security."""
     if not keys.is_well_formed(presented):
         return AuthResult(None, Refusal.MALFORMED)
-    grant = _grant_for_digest(keys.digest(presented))
+    return authenticate_digest(keys.digest(presented), ip)
+
+
+def authenticate_digest(digest: str, ip: str, *, cached: bool = True) -> AuthResult:
+    """The checks after the shape check, for a key known by its secret's digest (an API key,
+    or the key behind an OAuth access token)."""
+    grant = _grant_for_digest(digest) if cached else load_grant(digest)
     if grant is None:
         return AuthResult(None, Refusal.UNKNOWN)
     now = timezone.now()

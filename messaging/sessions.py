@@ -248,24 +248,12 @@ def issue_access_token(grant: KeyGrant, client_secret: str) -> tuple[str, int]:
 
 
 def authenticate_access_token(token: str, ip: str) -> AuthResult:
-    """A Bearer token → its key's grant, or the first refusal in the order of
-    authkeys.auth.authenticate_key (which needs the raw key, so its checks after the lookup are
-    repeated here): exists → company status → enabled → expiry → IP security."""
-    now = timezone.now()
+    """A Bearer token → its key's grant, or the first refusal, exactly as for the key itself."""
     secret_digest = (
-        OAuthAccessToken.objects.filter(digest=keys.digest(token), expires_at__gt=now)
+        OAuthAccessToken.objects.filter(digest=keys.digest(token), expires_at__gt=timezone.now())
         .values_list("key_secret__digest", flat=True)
         .first()
     )
-    grant = auth.load_grant(secret_digest) if secret_digest is not None else None
-    if grant is None or (grant.secret_valid_until is not None and grant.secret_valid_until <= now):
+    if secret_digest is None:
         return AuthResult(None, Refusal.UNKNOWN)
-    if grant.company_status != Company.Status.ACTIVE:
-        return AuthResult(grant, Refusal.COMPANY_INACTIVE)
-    if not grant.enabled:
-        return AuthResult(grant, Refusal.DISABLED)
-    if grant.expires_at is not None and grant.expires_at <= now:
-        return AuthResult(grant, Refusal.EXPIRED)
-    if not grant.ip_allowed(parse_client_ip(ip)):
-        return AuthResult(grant, Refusal.IP_NOT_ALLOWED)
-    return AuthResult(grant, None)
+    return auth.authenticate_digest(secret_digest, ip, cached=False)
