@@ -1,9 +1,25 @@
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from authkeys.ipaddrs import normalize_entry
-from messaging.models import BlockedIP, FailedRequest, Message, Recipient
+from messaging import flows
+from messaging.api import parse_mobiles
+from messaging.models import (
+    BlockedIP,
+    BlockedKeyword,
+    BlockedSender,
+    CompanyRouting,
+    ContactGroup,
+    FailedRequest,
+    Flow,
+    GroupMember,
+    Message,
+    Recipient,
+    Route,
+    SenderId,
+)
 
 
 class RecipientInline(admin.TabularInline):
@@ -70,3 +86,123 @@ class BlockedIPAdmin(admin.ModelAdmin):
     form = BlockedIPForm
     list_display = ("network", "reason", "created_at")
     search_fields = ("network", "reason")
+
+
+@admin.register(Flow)
+class FlowAdmin(admin.ModelAdmin):
+    """Flows (MSG91 templates): staff approve, reject, enable and disable them with the actions;
+    editing an approved flow's text returns it to pending approval."""
+
+    list_display = ("name", "flow_id", "company", "status", "enabled", "sender", "route", "created_at")
+    list_filter = ("status", "enabled", "created_at")
+    search_fields = ("flow_id", "name", "company__name")
+    list_select_related = ("company",)
+    raw_id_fields = ("company",)
+    readonly_fields = ("flow_id", "status", "created_at")
+    fields = ("company", "name", "flow_id", "template", "sender", "route", "status", "enabled", "created_at")
+    actions = ("approve", "reject", "enable", "disable")
+
+    def save_model(self, request: HttpRequest, obj: Flow, form: forms.ModelForm, change: bool) -> None:
+        if change and "template" in form.changed_data and obj.status == Flow.Status.APPROVED:
+            obj.status = Flow.Status.PENDING
+            self.message_user(request, "The text changed: the flow awaits approval again.", messages.WARNING)
+        super().save_model(request, obj, form, change)
+
+    @admin.action(description="Approve selected flows")
+    def approve(self, request: HttpRequest, queryset: QuerySet[Flow]) -> None:
+        count = flows.flows_set_status(queryset, Flow.Status.APPROVED)
+        self.message_user(request, f"{count} flow(s) approved.")
+
+    @admin.action(description="Reject selected flows")
+    def reject(self, request: HttpRequest, queryset: QuerySet[Flow]) -> None:
+        count = flows.flows_set_status(queryset, Flow.Status.REJECTED)
+        self.message_user(request, f"{count} flow(s) rejected.")
+
+    @admin.action(description="Enable selected flows")
+    def enable(self, request: HttpRequest, queryset: QuerySet[Flow]) -> None:
+        count = flows.flows_set_enabled(queryset, True)
+        self.message_user(request, f"{count} flow(s) enabled.")
+
+    @admin.action(description="Disable selected flows")
+    def disable(self, request: HttpRequest, queryset: QuerySet[Flow]) -> None:
+        count = flows.flows_set_enabled(queryset, False)
+        self.message_user(request, f"{count} flow(s) disabled.")
+
+
+# --- Sending policy (messaging/policy.py) -------------------------------------------------------
+
+
+@admin.register(SenderId)
+class SenderIdAdmin(admin.ModelAdmin):
+    readonly_fields = ("created_at",)
+    list_display = ("sender", "company", "status", "created_at")
+    list_filter = ("status",)
+    search_fields = ("sender", "company__name")
+    list_select_related = ("company",)
+    raw_id_fields = ("company",)
+    actions = ["approve_senders", "reject_senders"]
+
+    @admin.action(description="Approve the selected sender IDs")
+    def approve_senders(self, request: HttpRequest, queryset: QuerySet[SenderId]) -> None:
+        queryset.update(status=SenderId.Status.APPROVED)
+
+    @admin.action(description="Reject the selected sender IDs")
+    def reject_senders(self, request: HttpRequest, queryset: QuerySet[SenderId]) -> None:
+        queryset.update(status=SenderId.Status.REJECTED)
+
+
+@admin.register(BlockedSender)
+class BlockedSenderAdmin(admin.ModelAdmin):
+    readonly_fields = ("created_at",)
+    list_display = ("sender", "reason", "created_at")
+    search_fields = ("sender", "reason")
+
+
+@admin.register(Route)
+class RouteAdmin(admin.ModelAdmin):
+    list_display = ("code", "available", "enabled", "requires_dlt")
+    list_editable = ("available", "enabled", "requires_dlt")
+
+
+@admin.register(CompanyRouting)
+class CompanyRoutingAdmin(admin.ModelAdmin):
+    list_display = ("company", "default_route", "dlt_entity_id")
+    search_fields = ("company__name", "dlt_entity_id")
+    list_select_related = ("company", "default_route")
+    raw_id_fields = ("company",)
+
+
+@admin.register(BlockedKeyword)
+class BlockedKeywordAdmin(admin.ModelAdmin):
+    readonly_fields = ("created_at",)
+    list_display = ("keyword", "created_at")
+    search_fields = ("keyword",)
+
+
+class GroupMemberForm(forms.ModelForm):
+    class Meta:
+        model = GroupMember
+        fields = ("msisdn",)
+
+    def clean_msisdn(self) -> str:
+        raw = self.cleaned_data["msisdn"]
+        valid, invalid = parse_mobiles(raw, None)
+        if len(valid) != 1 or invalid:
+            raise forms.ValidationError(f"{raw!r} is not one mobile number with its country code.")
+        return valid[0]
+
+
+class GroupMemberInline(admin.TabularInline):
+    model = GroupMember
+    form = GroupMemberForm
+    extra = 3
+
+
+@admin.register(ContactGroup)
+class ContactGroupAdmin(admin.ModelAdmin):
+    readonly_fields = ("created_at",)
+    list_display = ("name", "pk", "company", "created_at")
+    search_fields = ("name", "company__name")
+    list_select_related = ("company",)
+    raw_id_fields = ("company",)
+    inlines = [GroupMemberInline]

@@ -30,11 +30,10 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.models import Company
 from authkeys import keys
-from authkeys import services as authkey_services
 from authkeys.auth import KeyGrant, Refusal, authenticate_key, client_ip
 from authkeys.ipaddrs import parse_client_ip
 from authkeys.models import AuthKey
-from messaging import blacklist, delivery, encoding, sessions
+from messaging import blacklist, delivery, encoding, policy, refusals, sessions
 from messaging.catalogue import ApiError, Code
 from messaging.credentials import BEARER, Presented
 from messaging.models import FailedRequest, Message, Recipient
@@ -46,14 +45,6 @@ _COMPANY_STATUS_CODES: dict[str, Code] = {
     Company.Status.EXPIRED: Code.ACCOUNT_EXPIRED,
     Company.Status.BANNED: Code.ACCOUNT_BANNED,
     Company.Status.TERMINATED: Code.SERVICE_TERMINATED,
-}
-# MSG91 route numbers and names → canonical route.
-ROUTES = {
-    "": "transactional",
-    "4": "transactional",
-    "transactional": "transactional",
-    "1": "promotional",
-    "promotional": "promotional",
 }
 
 
@@ -86,6 +77,8 @@ class SendRequest:
     flash: bool = False
     reference: str = ""
     service: str = "sms-send"
+    group_ids: str | None = None  # MSG91 group_id: comma-separated contact group ids (policy.py)
+    dlt_template_id: str | None = None  # MSG91 DLT_TE_ID
 
 
 @dataclass(frozen=True)
@@ -282,6 +275,7 @@ def _parse_schedule(raw: str | None, now: datetime) -> datetime | None:
 def _validate(grant: Principal, request: SendRequest, now: datetime) -> dict:  # type: ignore[type-arg]
     if not grant.may_use(request.service):
         raise ServiceNotAllowed(request.service)
+    request = policy.with_groups(grant.company_id, request)  # 309
     if (
         request.mobiles is None
         or (isinstance(request.mobiles, str) and not request.mobiles.strip())
@@ -306,12 +300,7 @@ def _validate(grant: Principal, request: SendRequest, now: datetime) -> dict:  #
         raise ApiError(Code.INVALID_SENDER, "Missing sender ID.")
     if not (sender.isascii() and sender.isalnum() and 3 <= len(sender) <= 11):
         raise ApiError(Code.INVALID_SENDER, "A sender ID has 3 to 11 letters or digits.")
-    route = ROUTES.get((request.route or "").strip().lower())
-    if route is None:
-        raise ApiError(
-            Code.ROUTE_UNDETERMINED,
-            f"Unknown route {request.route!r}: use 4 (transactional) or 1 (promotional).",
-        )
+    route = policy.check(grant, request, sender, text)  # 603 203 209 210 306 602 211 402
     scheduled_at = _parse_schedule(request.schedule, now)
     campaign = request.campaign
     if campaign is not None:
@@ -432,19 +421,23 @@ def record_refusal(
     if presented is not None and presented.key.startswith(keys.PREFIX):
         key_prefix = keys.display_prefix(presented.key)
     try:
-        FailedRequest.objects.create(
-            company_id=company_id,
-            authkey_id=grant.authkey_id if grant else None,
-            key_prefix=key_prefix,
-            code=str(error.code),
-            reason=error.detail[:300],
-            dialect=ctx.dialect,
-            endpoint=ctx.endpoint,
-            method=ctx.method[:8],
-            client_ip=ctx.client_ip or None,
+        # Buffered and written in batches (messaging/refusals.py): no synchronous durable write
+        # per refusal; FAILED_REQUEST_BATCH_SIZE = 1 makes it synchronous (tests).
+        refusals.record_refusal(
+            FailedRequest(
+                company_id=company_id,
+                authkey_id=grant.authkey_id if grant else None,
+                key_prefix=key_prefix,
+                code=str(error.code),
+                reason=error.detail[:300],
+                dialect=ctx.dialect,
+                endpoint=ctx.endpoint,
+                method=ctx.method[:8],
+                client_ip=ctx.client_ip or None,
+            )
         )
         if grant is not None and ctx.client_ip:
-            authkey_services.recent_ip_record(
+            refusals.record_ip(
                 company_id=grant.company_id,
                 ip=ctx.client_ip,
                 authkey_id=grant.authkey_id,
@@ -465,13 +458,16 @@ def _record_success(ctx: Context, grant: Principal | None) -> None:
         return
     now = timezone.now()
     try:
-        if ctx.client_ip:
-            authkey_services.recent_ip_record(
+        if ctx.client_ip:  # counted in the refusals buffer, written in batches
+            refusals.record_ip(
                 company_id=grant.company_id, ip=ctx.client_ip, authkey_id=grant.authkey_id, accepted=True
             )
         if grant.authkey_id is None:  # a company user (Basic, IBSSO): no key to mark as used
             return
-        # At most one "last used" write per key per minute.
+        # At most one "last used" write per key per minute: the process remembers its own writes,
+        # so the hot path skips even the conditional UPDATE (not in synchronous mode: tests).
+        if not refusals.last_used_due(grant.authkey_id):
+            return
         AuthKey.objects.filter(pk=grant.authkey_id).exclude(
             last_used_at__gt=now - timedelta(seconds=60)
         ).update(last_used_at=now, last_used_ip=ctx.client_ip or None)

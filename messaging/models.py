@@ -174,3 +174,166 @@ class OAuthAccessToken(models.Model):
 
     def __str__(self) -> str:
         return f"access token for secret {self.key_secret_id}"
+
+
+def new_flow_id() -> str:
+    """24 hex characters, the shape of an MSG91 flow / template id."""
+    return secrets.token_hex(12)
+
+
+class Flow(models.Model):
+    """An MSG91 flow (template): text with ##var## placeholders, sent by `POST /api/v5/flow/`
+    (messaging/flows.py). Staff approve, reject, enable and disable flows in the admin."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PENDING = "pending", "Pending approval"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="flows")
+    flow_id = models.CharField(max_length=24, unique=True, default=new_flow_id, editable=False)
+    name = models.CharField(max_length=100)
+    template = models.TextField(help_text="Message text; ##name## placeholders take each recipient's values")
+    sender = models.CharField(
+        max_length=11, blank=True, help_text="Default sender ID (a request may override)"
+    )
+    route = models.CharField(
+        max_length=20, blank=True, default="4", help_text="4 transactional, 1 promotional"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.flow_id})"
+
+
+# --- Sending policy (messaging/policy.py): sender IDs, routes, keywords, contact groups ----------
+
+
+class SenderId(models.Model):
+    """A company's sender ID and its approval; with SMS_REQUIRE_APPROVED_SENDER only approved
+    ones may send (error 203)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="sender_ids")
+    sender = models.CharField(max_length=11, help_text="3 to 11 letters or digits, stored upper-case")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "sender ID"
+        constraints = [
+            models.UniqueConstraint(fields=["company", "sender"], name="one_sender_id_per_company")
+        ]
+
+    def __str__(self) -> str:
+        return self.sender
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.sender = self.sender.strip().upper()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class BlockedSender(models.Model):
+    """Staff-managed global sender blacklist: error 603 for every company."""
+
+    sender = models.CharField(max_length=11, unique=True, help_text="Stored upper-case")
+    reason = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "blacklisted sender ID"
+
+    def __str__(self) -> str:
+        return self.sender
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.sender = self.sender.strip().upper()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class Route(models.Model):
+    """A sending route (MSG91 route 4 = "transactional", 1 = "promotional"). Not available → 306,
+    disabled → 602, requires DLT → 211 without a DLT template id, 203 without an entity id."""
+
+    code = models.SlugField(max_length=20, unique=True, help_text='e.g. "transactional", "promotional"')
+    available = models.BooleanField(default=True, help_text="Off: 306 (currently unavailable)")
+    enabled = models.BooleanField(default=True, help_text="Off: 602 (route disabled)")
+    requires_dlt = models.BooleanField(
+        default=False, help_text="Requests need DLT_TE_ID and the company a DLT entity id"
+    )
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class CompanyRouting(models.Model):
+    """A company's default route (used when a request names none) and DLT entity id."""
+
+    company = models.OneToOneField(Company, on_delete=models.CASCADE, related_name="routing")
+    default_route = models.ForeignKey(
+        Route, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dlt_entity_id = models.CharField(max_length=30, blank=True, verbose_name="DLT entity id")
+
+    class Meta:
+        verbose_name = "company routing"
+        verbose_name_plural = "company routing"
+
+    def __str__(self) -> str:
+        return f"routing of company {self.company_id}"
+
+
+class BlockedKeyword(models.Model):
+    """A hard-block keyword: a text containing it as a whole word (any case) gets error 402."""
+
+    keyword = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["keyword"]
+
+    def __str__(self) -> str:
+        return self.keyword
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.keyword = self.keyword.strip().lower()
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class ContactGroup(models.Model):
+    """A company's list of numbers; MSG91's `group_id` adds its members to a request (309 when
+    the group is not the company's)."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="contact_groups")
+    name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["company", "name"], name="unique_group_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GroupMember(models.Model):
+    group = models.ForeignKey(ContactGroup, on_delete=models.CASCADE, related_name="members")
+    msisdn = models.CharField(max_length=16, help_text="Digits with country code, no +")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "msisdn"], name="unique_group_member")]
+
+    def __str__(self) -> str:
+        return self.msisdn

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging import views
+from messaging import flows, openapi, views
 from messaging.dialects import gatewayapi, infobip, msg91, smsgatewaycenter
 
 app_name = "messaging"
@@ -9,12 +9,15 @@ urlpatterns = [
     path("sms/failed-logs/", views.FailedLogsView.as_view(), name="failed_logs"),
     path("settings/webhooks/", views.WebhooksView.as_view(), name="webhooks"),
     path("api-docs/", views.ApiDocsView.as_view(), name="api_docs"),
+    path("api/openapi.json", openapi.openapi_json, name="openapi"),
     # MSG91 dialect
     path("api/sendhttp.php", msg91.sendhttp, name="msg91_sendhttp"),
     path("api/v2/sendsms", msg91.sendsms_v2, name="msg91_sendsms_v2"),
     path("api/v5/report", msg91.report, name="msg91_report"),
     path("api/v5/report/<str:request_id>", msg91.report, name="msg91_report_id"),
     path("api/getReport.php", msg91.report, name="msg91_get_report"),
+    path("api/v5/flow/", flows.flow, name="msg91_flow"),
+    path("api/v5/flow", flows.flow, name="msg91_flow_no_slash"),
     # Infobip dialect
     path("auth/1/session", infobip.session, name="infobip_session"),
     path("auth/1/oauth2/token", infobip.oauth_token, name="infobip_oauth_token"),

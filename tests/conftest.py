@@ -17,11 +17,12 @@ def _fresh_cache():
     from django.core.cache import cache
 
     from authkeys import auth
-    from messaging import blacklist
+    from messaging import blacklist, policy
 
     cache.clear()
     auth.forget_local()
     blacklist.forget()
+    policy.forget()
 
 
 STAFF_MOBILE = "+919876500001"

@@ -84,6 +84,8 @@ _AMBIGUOUS_CODES = {
     "schtime": Code.SCHEDULE_INCORRECT,
     "scheduledatetime": Code.SCHEDULE_INCORRECT,
     "campaign": Code.CAMPAIGN_NAME_MISSING,
+    "group_id": Code.GROUP_NOT_YOURS,
+    "DLT_TE_ID": Code.DLT_TEMPLATE_MISSING,
 }
 
 
@@ -115,6 +117,8 @@ def _send_request(request: HttpRequest, body: dict[str, Any] | None = None) -> a
         campaign=get("campaign"),
         unicode=_flag(get("unicode")),
         flash=_flag(get("flash")),
+        group_ids=get("group_id"),
+        dlt_template_id=get("DLT_TE_ID"),
     )
 
 

@@ -281,6 +281,10 @@ AUTHKEYS_MAX_GRACE_SECONDS = 24 * 60 * 60
 # --- SMS API ----------------------------------------------------------------------------------
 SMS_MAX_PARTS = env.int("SMS_MAX_PARTS", default=10)
 SMS_DUPLICATE_WINDOW_SECONDS = env.int("SMS_DUPLICATE_WINDOW_SECONDS", default=10)
+# Sending policy (messaging/policy.py): only sender IDs approved in the admin may send (else 203);
+# the route of requests that name none when their company has no default route.
+SMS_REQUIRE_APPROVED_SENDER = env.bool("SMS_REQUIRE_APPROVED_SENDER", default=False)
+SMS_DEFAULT_ROUTE = env.str("SMS_DEFAULT_ROUTE", default="transactional")
 # Infobip dialect: lifetime of IBSSO session tokens (POST /auth/1/session; Infobip's default is 60
 # minutes) and of OAuth 2.0 access tokens (POST /auth/1/oauth2/token).
 INFOBIP_SESSION_SECONDS = env.int("INFOBIP_SESSION_SECONDS", default=60 * 60)

@@ -40,3 +40,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": os.environ.setdefault("PORTAL_TEST_SQLITE", str(VAR_DIR / f"test-{os.getpid()}.sqlite3"))
     }
+# Refusals (Failed Logs, Recent IPs) are written synchronously in tests: each request's rows are
+# there when the test reads them (messaging/refusals.py batches them in production).
+FAILED_REQUEST_BATCH_SIZE = 1
+FAILED_REQUEST_FLUSH_SECONDS = 0.0

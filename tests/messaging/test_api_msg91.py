@@ -274,7 +274,8 @@ def test_plain_error_shape(client, key):
 def test_query_count_is_bounded_for_1000_recipients(client, company, key, django_assert_max_num_queries):
     Company.objects.filter(pk=company.pk).update(sms_balance=5000)
     mobiles = ",".join(f"9198765{i:05d}" for i in range(1000))
-    with django_assert_max_num_queries(12):
+    # 12, plus 3 on a cold cache: the sending-policy tables (routes, blacklisted senders, keywords).
+    with django_assert_max_num_queries(15):
         reply = client.post(URL, params(key[1], mobiles=mobiles, response="json")).json()
     assert reply["type"] == "success", reply
     assert Message.objects.get(request_id=reply["message"]).recipients.count() == 1000
