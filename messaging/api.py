@@ -22,7 +22,7 @@ from uuid import uuid4
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
@@ -112,9 +112,10 @@ def send(ctx: Context, extract: Callable[[], tuple[Presented | None, SendRequest
         record_refusal(ctx, error, grant=grant, presented=presented)
         raise
     except Exception as exc:
-        # Never leak internals to the client; the log names the exception type only.
+        # Never leak internals to the client; the log names the exception type only. 601: the
+        # database refused to store the request; 506: any other unexpected failure.
         logger.error("send pipeline failed on %s: %s", ctx.endpoint, type(exc).__name__)
-        internal = ApiError(Code.INTERNAL_ERROR)
+        internal = ApiError(Code.INTERNAL_ERROR_2 if isinstance(exc, DatabaseError) else Code.INTERNAL_ERROR)
         record_refusal(ctx, internal, grant=grant, presented=presented)
         raise internal from exc
     _record_success(ctx, grant)

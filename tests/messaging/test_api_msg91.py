@@ -301,3 +301,30 @@ def test_nothing_is_published_before_commit(client, key, django_capture_on_commi
         client.get(URL, params(key[1], response="json"))
     assert locmem.outbox == [] and len(callbacks) == 1
     assert Message.objects.get().delivery == Message.Delivery.ENQUEUED
+
+
+@pytest.mark.parametrize(
+    ("failure", "code"),
+    [
+        (
+            lambda: __import__("django.db").db.OperationalError("could not serialize access: secret detail"),
+            "601",
+        ),
+        (lambda: RuntimeError("internal secret detail"), "506"),
+    ],
+)
+def test_internal_failures_are_500_without_details_and_change_nothing(
+    client, company, key, monkeypatch, failure, code
+):
+    """Fault injection: nothing real fails on demand, so Message.objects.create is made to raise."""
+
+    def broken_create(**kwargs):
+        raise failure()
+
+    monkeypatch.setattr(Message.objects, "create", broken_create)
+    response = client.get(URL, params(key[1], response="json"))
+    assert response.status_code == 500
+    reply = response.json()
+    assert reply["code"] == code and "secret" not in reply["message"]
+    failed = _assert_refused_cleanly(company, code, 100)
+    assert "secret" not in failed.reason
