@@ -91,7 +91,7 @@ class LoginView(auth_views.LoginView):
 
 
 class LogoutView(auth_views.LogoutView):
-    pass
+    """POST only (Django's default); redirects to LOGOUT_REDIRECT_URL."""
 
 
 @method_decorator(login_not_required, name="dispatch")

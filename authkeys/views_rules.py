@@ -44,7 +44,7 @@ class RuleListView(CompanyMemberRequiredMixin, OtpVerifiedRequiredMixin, View):
 class _RuleChangeView(
     CompanyMemberRequiredMixin, SecurityManagerRequiredMixin, OtpVerifiedRequiredMixin, View
 ):
-    pass
+    """Changing rules: a company user, owner or admin, with a verified session."""
 
 
 class RuleCreateView(_RuleChangeView):
