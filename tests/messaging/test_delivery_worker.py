@@ -7,16 +7,13 @@ outbox sweeper hands it over and the worker delivers it. Likewise for a task the
 The worker runs the simulator backend (locmem could not be seen from this process): delivery is
 checked in the shared test database, where every recipient leaves ACCEPTED and ends with the
 status the simulator's table gives its number. Modelled on tests/portal/test_celery_worker.py
-(same helpers): committed data (`transactional_db`), one queue per run, bounded waits.
+(shared harness: tests/celery_worker.py): committed data (`transactional_db`), one queue per
+run, bounded waits.
 """
 
 import os
-import subprocess
-import sys
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,8 +25,16 @@ from messaging.delivery import simulator
 from messaging.models import Message, Recipient
 from messaging.tasks import sweep_outbox
 from portal.celery import app
+from tests.celery_worker import (
+    BROKER_URL,
+    Worker,
+    connect_broker,
+    drop_queue,
+    new_queue,
+    start_worker,
+    wait_for,
+)
 from tests.messaging.test_delivery import make_message
-from tests.portal.test_celery_worker import BASE_DIR, BROKER_URL, Worker, wait_for, worker_database_url
 
 pytestmark = [pytest.mark.celery_worker]
 
@@ -41,22 +46,16 @@ EXPECTED = {msisdn: simulator.final_status(msisdn) for msisdn in NUMBERS}
 
 @pytest.fixture(scope="module")
 def broker() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(BROKER_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis broker {BROKER_URL} is not reachable ({exc}); bin/test starts it.")
+    client = connect_broker()
     yield client
     client.close()
 
 
 @pytest.fixture(scope="module")
 def celery_queue(broker: redis.Redis) -> Iterator[str]:
-    queue = f"test-delivery-{uuid.uuid4().hex[:12]}"
+    queue = new_queue("test-delivery")
     yield queue
-    keys = list(broker.scan_iter(match=f"*{queue}*"))
-    if keys:
-        broker.delete(*keys)
+    drop_queue(broker, queue)
 
 
 @pytest.fixture(scope="module")
@@ -67,41 +66,16 @@ def worker(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Worker]:
     """A real `celery worker` on the Redis broker and this run's test DB, with the simulator."""
-    with django_db_blocker.unblock():
-        database_url = worker_database_url()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "portal.settings.test",
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": BROKER_URL,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "CELERY_TASK_DEFAULT_QUEUE": celery_queue,  # the simulator's reports come back to it
-        "SMS_DELIVERY_BACKEND": "messaging.delivery.simulator.Backend",
-        "SMS_SIMULATOR_REPORT_DELAY": "0.5",
-    }
-    log_path = tmp_path_factory.mktemp("delivery-worker-log") / "worker.log"
-    command = [
-        sys.executable, "-m", "celery", "-A", "portal", "worker",
-        "--pool=solo", "-l", "info",
-        "-Q", celery_queue, "-n", f"{celery_queue}@%h",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ]  # fmt: skip
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(  # noqa: S603 (fixed argv)
-            command,
-            cwd=Path(BASE_DIR),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    started = Worker(proc, log_path, celery_queue)
-    try:
-        wait_for(lambda: " ready." in started.log(), "the worker to be ready", started)
-        yield started
-    finally:
-        started.stop()
+    yield from start_worker(
+        django_db_blocker=django_db_blocker,
+        queue=celery_queue,
+        log_dir=tmp_path_factory.mktemp("delivery-worker-log"),
+        extra_env={
+            "CELERY_TASK_DEFAULT_QUEUE": celery_queue,  # the simulator's reports come back to it
+            "SMS_DELIVERY_BACKEND": "messaging.delivery.simulator.Backend",
+            "SMS_SIMULATOR_REPORT_DELAY": "0.5",
+        },
+    )
 
 
 @pytest.fixture

@@ -10,112 +10,48 @@ Isolation: every run uses its own queue name, so parallel test processes (pytest
 left-over messages from an aborted run never reach this run's worker.
 """
 
-import os
-import signal
-import subprocess
-import sys
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 import redis
-from django.conf import settings as django_settings
-from django.db import connection
 
 from accounts import services
 from accounts.models import ContactChange
 from accounts.tasks import notify_old_contact
 from portal import dev_outbox
 from portal.celery import app
+from tests.celery_worker import (
+    BROKER_URL,
+    Worker,
+    connect_broker,
+    drop_queue,
+    new_queue,
+    start_worker,
+    wait_for,
+)
 from tests.factories import CompanyFactory, UserFactory
 from tests.helpers import last_code
 
 pytestmark = [pytest.mark.celery_worker]
 
-BASE_DIR = Path(django_settings.BASE_DIR)
-BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
 OLD_MOBILE = "+919876501234"
 NEW_MOBILE = "+919876509999"
-WAIT_SECONDS = 30.0
-POLL_SECONDS = 0.1
-
-
-def wait_for(condition: Callable[[], Any], what: str, worker: "Worker | None" = None) -> Any:
-    """Poll `condition` until it returns something truthy; fail after WAIT_SECONDS."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        value = condition()
-        if value:
-            return value
-        if worker is not None and worker.proc.poll() is not None:
-            pytest.fail(
-                f"the Celery worker exited ({worker.proc.returncode}) while waiting for {what}:\n"
-                f"{worker.log()}"
-            )
-        if time.monotonic() > deadline:
-            log = f"\nworker log:\n{worker.log()}" if worker is not None else ""
-            pytest.fail(f"timed out after {WAIT_SECONDS:.0f}s waiting for {what}{log}")
-        time.sleep(POLL_SECONDS)
-
-
-def worker_database_url() -> str:
-    """DATABASE_URL of the database *this* test process uses (the test DB, xdist suffix included)."""
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        return f"sqlite:///{Path(db['NAME']).resolve().as_posix()}"
-    if db["ENGINE"] == "django.db.backends.postgresql":
-        credentials = quote(db["USER"] or "", safe="")
-        if db.get("PASSWORD"):
-            credentials += ":" + quote(db["PASSWORD"], safe="")
-        host = quote(db["HOST"] or "", safe="")  # a socket directory is percent-encoded
-        port = f":{db['PORT']}" if db.get("PORT") else ""
-        return f"postgres://{credentials}@{host}{port}/{quote(db['NAME'], safe='')}"
-    raise NotImplementedError(f"no DATABASE_URL form for {db['ENGINE']}")
-
-
-class Worker:
-    def __init__(self, proc: subprocess.Popen[bytes], log_path: Path, queue: str) -> None:
-        self.proc = proc
-        self.log_path = log_path
-        self.queue = queue
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            # The worker runs in its own session: signal the whole group (warm shutdown first).
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
 
 
 @pytest.fixture(scope="module")
 def broker() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(BROKER_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis broker {BROKER_URL} is not reachable ({exc}); bin/test starts it.")
+    client = connect_broker()
     yield client
     client.close()
 
 
 @pytest.fixture(scope="module")
 def celery_queue(broker: redis.Redis) -> Iterator[str]:
-    queue = f"test-worker-{uuid.uuid4().hex[:12]}"
+    queue = new_queue("test-worker")
     yield queue
-    # Drop whatever kombu left for this queue (the list itself and its binding set).
-    keys = list(broker.scan_iter(match=f"*{queue}*"))
-    if keys:
-        broker.delete(*keys)
+    drop_queue(broker, queue)
 
 
 @pytest.fixture(scope="module")
@@ -131,43 +67,16 @@ def worker(
     outbox_path: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Worker]:
-    """A real `celery worker` process on the Redis broker, connected to this run's test DB."""
-    with django_db_blocker.unblock():
-        database_url = worker_database_url()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "portal.settings.test",
-        "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": BROKER_URL,
-        "CELERY_TASK_ALWAYS_EAGER": "false",
-        "SMS_BACKEND": "portal.sms.backends.devoutbox.SmsBackend",
-        "DEV_OUTBOX_PATH": str(outbox_path),
-    }
-    log_path = tmp_path_factory.mktemp("celery-worker-log") / "worker.log"
-    command = [
-        sys.executable, "-m", "celery", "-A", "portal", "worker",
-        "--pool=solo", "-l", "info",
-        "-Q", celery_queue, "-n", f"{celery_queue}@%h",
-        # No gossip/mingle/heartbeat: nothing to sync with other workers, and a faster start.
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ]  # fmt: skip
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(  # noqa: S603 (fixed argv)
-            command,
-            cwd=BASE_DIR,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    started = Worker(proc, log_path, celery_queue)
-    try:
-        # Celery logs "<name>@<host> ready." once it consumes from the broker.
-        wait_for(lambda: " ready." in started.log(), "the worker to be ready", started)
-        yield started
-    finally:
-        started.stop()
+    """A real `celery worker` process texting through the dev outbox file this test reads."""
+    yield from start_worker(
+        django_db_blocker=django_db_blocker,
+        queue=celery_queue,
+        log_dir=tmp_path_factory.mktemp("celery-worker-log"),
+        extra_env={
+            "SMS_BACKEND": "portal.sms.backends.devoutbox.SmsBackend",
+            "DEV_OUTBOX_PATH": str(outbox_path),
+        },
+    )
 
 
 @pytest.fixture
