@@ -176,15 +176,31 @@ def authenticate_digest(digest: str, ip: str, *, cached: bool = True) -> AuthRes
     now = timezone.now()
     if grant.secret_valid_until is not None and grant.secret_valid_until <= now:
         return AuthResult(None, Refusal.UNKNOWN)
+    return AuthResult(grant, decide(grant, ip, now))
+
+
+def decide(grant: KeyGrant, ip: str, now: datetime) -> Refusal | None:
+    """The checks on a known key, in the documented order. The API and the panel's IP check
+    tool (which asks "would this key be accepted from that IP?") both decide here."""
     if grant.company_status != Company.Status.ACTIVE:
-        return AuthResult(grant, Refusal.COMPANY_INACTIVE)
+        return Refusal.COMPANY_INACTIVE
     if not grant.enabled:
-        return AuthResult(grant, Refusal.DISABLED)
+        return Refusal.DISABLED
     if grant.expires_at is not None and grant.expires_at <= now:
-        return AuthResult(grant, Refusal.EXPIRED)
+        return Refusal.EXPIRED
     if not grant.ip_allowed(parse_client_ip(ip)):
-        return AuthResult(grant, Refusal.IP_NOT_ALLOWED)
-    return AuthResult(grant, None)
+        return Refusal.IP_NOT_ALLOWED
+    return None
+
+
+def grant_for_authkey(authkey_id: int) -> KeyGrant | None:
+    """The key's grant through its current secret, fresh from the database (not cached)."""
+    digest = (
+        KeySecret.objects.filter(authkey_id=authkey_id, valid_until__isnull=True)
+        .values_list("digest", flat=True)
+        .first()
+    )
+    return load_grant(digest) if digest is not None else None
 
 
 # --- Loading and caching -----------------------------------------------------------------------

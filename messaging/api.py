@@ -190,22 +190,26 @@ def _authenticate(ctx: Context, presented: Presented | None) -> Principal:
         raise ApiError(
             Code.INVALID_AUTHKEY, "Invalid or expired access token." if presented.scheme == BEARER else ""
         )
-    try:
-        if result.refusal == Refusal.COMPANY_INACTIVE:
-            raise ApiError(_COMPANY_STATUS_CODES.get(grant.company_status, Code.SERVICE_TERMINATED))
-        if result.refusal == Refusal.DISABLED:
-            raise ApiError(Code.INVALID_AUTHKEY, "This authentication key is disabled.")
-        if result.refusal == Refusal.EXPIRED:
-            raise ApiError(Code.INVALID_AUTHKEY, "This authentication key has expired.")
-        if result.refusal == Refusal.IP_NOT_ALLOWED:
-            raise ApiError(
-                Code.IP_NOT_WHITELISTED, f"IP {ctx.client_ip} is not whitelisted for this authkey."
-            )
-        if blacklist.is_blocked(ctx.client_ip):
-            raise ApiError(Code.IP_BLACKLISTED)
-    except ApiError as error:
-        raise _Refused(error.code, error.detail, grant) from None
+    error = key_refusal(result.refusal, grant, ctx.client_ip)
+    if error is not None:
+        raise _Refused(error.code, error.detail, grant)
     return grant
+
+
+def key_refusal(refusal: Refusal | None, grant: KeyGrant, ip: str) -> ApiError | None:
+    """The catalogue error for the authenticator's verdict on a known key, then the global
+    blacklist: the API refuses with it, and the panel's IP check tool explains it."""
+    if refusal == Refusal.COMPANY_INACTIVE:
+        return ApiError(_COMPANY_STATUS_CODES.get(grant.company_status, Code.SERVICE_TERMINATED))
+    if refusal == Refusal.DISABLED:
+        return ApiError(Code.INVALID_AUTHKEY, "This authentication key is disabled.")
+    if refusal == Refusal.EXPIRED:
+        return ApiError(Code.INVALID_AUTHKEY, "This authentication key has expired.")
+    if refusal == Refusal.IP_NOT_ALLOWED:
+        return ApiError(Code.IP_NOT_WHITELISTED, f"IP {ip} is not whitelisted for this authkey.")
+    if blacklist.is_blocked(ip):
+        return ApiError(Code.IP_BLACKLISTED)
+    return None
 
 
 def _authenticate_user(ctx: Context, presented: Presented) -> Principal:

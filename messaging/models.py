@@ -106,7 +106,10 @@ class FailedRequest(models.Model):
     company = models.ForeignKey(
         Company, null=True, blank=True, on_delete=models.CASCADE, related_name="failed_requests"
     )
-    authkey = models.ForeignKey(AuthKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Indexed below together with the time (the key filter of Failed Logs).
+    authkey = models.ForeignKey(
+        AuthKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     key_prefix = models.CharField(max_length=16, blank=True)
     code = models.CharField(max_length=8)
     reason = models.CharField(max_length=300)
@@ -118,7 +121,17 @@ class FailedRequest(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["company", "-created_at", "-id"], name="failed_company_time")]
+        # One index per Failed Logs filter, each ending in the page order (newest first), so a
+        # filtered page is an index range scan at any depth (tests/messaging/test_failed_logs_plan.py).
+        indexes = [
+            models.Index(fields=["company", "-created_at", "-id"], name="failed_company_time"),
+            models.Index(fields=["company", "code", "-created_at", "-id"], name="failed_company_code"),
+            models.Index(fields=["company", "client_ip", "-created_at", "-id"], name="failed_company_ip"),
+            models.Index(
+                fields=["company", "key_prefix", "-created_at", "-id"], name="failed_company_prefix"
+            ),
+            models.Index(fields=["authkey", "-created_at", "-id"], name="failed_key_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.endpoint}"

@@ -2,11 +2,13 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.shortcuts import get_object_or_404
 
 from accounts.models import Company
-from messaging.models import FailedRequest
+from messaging.models import FailedRequest, Message, Recipient
 
 
 @dataclass(frozen=True)
@@ -14,6 +16,7 @@ class FailedLogFilters:
     code: str = ""
     ip: str = ""
     key_prefix: str = ""
+    authkey_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
 
@@ -26,6 +29,13 @@ def failed_requests(
     limit: int = 50,
 ) -> list[FailedRequest]:
     """Newest first, keyset-paginated on (created_at, id) so a page costs the same at any depth."""
+    return list(failed_requests_queryset(company=company, filters=filters, before=before)[:limit])
+
+
+def failed_requests_queryset(
+    *, company: Company, filters: FailedLogFilters, before: tuple[datetime, int] | None = None
+) -> QuerySet[FailedRequest]:
+    """The Failed Logs page's query (each filter has an index ending in the page order)."""
     rows: QuerySet[FailedRequest] = FailedRequest.objects.filter(company=company)
     if filters.code:
         rows = rows.filter(code=filters.code)
@@ -33,6 +43,8 @@ def failed_requests(
         rows = rows.filter(client_ip=filters.ip)
     if filters.key_prefix:
         rows = rows.filter(key_prefix=filters.key_prefix)
+    if filters.authkey_id is not None:
+        rows = rows.filter(authkey_id=filters.authkey_id)
     if filters.since:
         rows = rows.filter(created_at__gte=filters.since)
     if filters.until:
@@ -40,4 +52,52 @@ def failed_requests(
     if before is not None:
         at, pk = before
         rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=pk))
-    return list(rows.select_related("authkey").order_by("-created_at", "-id")[:limit])
+    return rows.select_related("authkey").order_by("-created_at", "-id")
+
+
+def failed_request_for_company(*, company: Company, pk: int) -> FailedRequest:
+    return get_object_or_404(
+        FailedRequest.objects.select_related("authkey", "company"), company=company, pk=pk
+    )
+
+
+@dataclass(frozen=True)
+class RequestReport:
+    message: Message
+    status_counts: list[tuple[str, int]]
+    recipients: list[Recipient]
+    shown: int
+
+
+def is_request_id(value: str) -> bool:
+    return len(value) == 24 and all(ch in "0123456789abcdef" for ch in value)
+
+
+def is_message_id(value: str) -> bool:
+    try:
+        return str(UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def request_report(*, company: Company, request_id: str, limit: int = 500) -> RequestReport | None:
+    """A request id of the company → what was accepted and each recipient's status (the first
+    `limit` recipients; counts cover all of them)."""
+    value = request_id.strip().lower()
+    messages = Message.objects.select_related("authkey").filter(company=company)
+    if is_request_id(value):
+        message = messages.filter(request_id=value).first()
+    elif is_message_id(value):
+        message = messages.filter(recipients__message_uid=value).first()
+    else:
+        message = None
+    if message is None:
+        return None
+    counts = list(
+        Recipient.objects.filter(message=message)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .order_by("status")
+    )
+    recipients = list(Recipient.objects.filter(message=message).order_by("pk")[:limit])
+    return RequestReport(message, [(status, n) for status, n in counts], recipients, len(recipients))

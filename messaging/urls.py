@@ -7,6 +7,13 @@ app_name = "messaging"
 
 urlpatterns = [
     path("sms/failed-logs/", views.FailedLogsView.as_view(), name="failed_logs"),
+    path(
+        "sms/failed-logs/<int:pk>/whitelist/",
+        views.FailedLogWhitelistView.as_view(),
+        name="failed_log_whitelist",
+    ),
+    path("sms/debug/", views.DebugView.as_view(), name="debug"),
+    path("api-docs/error-codes/", views.ErrorCodesView.as_view(), name="error_codes"),
     path("settings/webhooks/", views.WebhooksView.as_view(), name="webhooks"),
     path("api-docs/", views.ApiDocsView.as_view(), name="api_docs"),
     path("api/openapi.json", openapi.openapi_json, name="openapi"),

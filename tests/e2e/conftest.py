@@ -120,8 +120,8 @@ def page(
 
 @pytest.fixture
 def seeded_catalogue(transactional_db) -> None:  # type: ignore[no-untyped-def]
-    """The rows data migrations seed (the service catalogue and the built-in "All services" rule),
-    which the flush after every earlier transactional test removes.
+    """The rows data migrations seed (the service catalogue, the built-in "All services" rule and
+    the two MSG91 routes), which the flush after every earlier transactional test removes.
 
     ``serialized_rollback`` cannot bring them back here: Django keeps DB connections in an asgiref
     Local(thread_critical=True), which switches to a separate (contextvar) storage while an asyncio
@@ -135,3 +135,4 @@ def seeded_catalogue(transactional_db) -> None:  # type: ignore[no-untyped-def]
 
     migration = importlib.import_module("authkeys.migrations.0002_service_catalogue")
     migration.seed(apps, None)
+    importlib.import_module("messaging.migrations.0006_policy").seed_routes(apps, None)
