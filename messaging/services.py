@@ -1,12 +1,15 @@
 """Writes of the SMS section's pages. The API's own writes live in messaging.api (the pipeline)."""
 
+from datetime import datetime
+
 from django.core.exceptions import ValidationError
 
-from accounts.models import User
+from accounts.models import Company, User
 from authkeys import services as authkey_services
 from authkeys.models import AuthKey, CompanyAllowedIP, KeyAllowedIP
 from messaging.catalogue import Code
 from messaging.models import FailedRequest
+from portal.retention import delete_in_batches
 
 
 def failed_request_whitelist(
@@ -29,3 +32,13 @@ def failed_request_whitelist(
     return authkey_services.company_ip_add(
         company=failed.company, actor=actor, entry=failed.client_ip, actor_ip=actor_ip
     )
+
+
+def purge_failed_requests(*, older_than: datetime, batch_size: int) -> int:
+    """Retention of Failed Logs: company by company (and the rows of unknown keys), so every batch
+    is a range scan of the (company, created_at) index rather than a scan of the whole table."""
+    old = FailedRequest.objects.filter(created_at__lt=older_than)
+    deleted = delete_in_batches(old.filter(company__isnull=True), batch_size=batch_size)
+    for company_id in Company.objects.order_by("pk").values_list("pk", flat=True):
+        deleted += delete_in_batches(old.filter(company_id=company_id), batch_size=batch_size)
+    return deleted

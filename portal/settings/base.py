@@ -310,8 +310,22 @@ SMS_OUTBOX_STALE_SECONDS = env.int("SMS_OUTBOX_STALE_SECONDS", default=60)
 SMS_OUTBOX_SWEEP_SECONDS = env.float("SMS_OUTBOX_SWEEP_SECONDS", default=30.0)
 SMS_OUTBOX_SWEEP_BATCH = env.int("SMS_OUTBOX_SWEEP_BATCH", default=500)
 
+# --- Retention (portal/retention.py) -----------------------------------------------------------
+# Failed logs, alerts and webhook deliveries older than this are purged daily (and by
+# `manage.py purge_old_records`), RETENTION_BATCH_SIZE rows per statement.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=5000)
+RETENTION_PURGERS = {
+    "failed logs": "messaging.services.purge_failed_requests",
+}
+
 # Beat runs embedded in the worker (bin/run: celery worker --beat) or as one process in production.
 CELERY_BEAT_SCHEDULE = {
+    "portal-purge-old-records": {
+        "task": "portal.tasks.purge_old_records",
+        "schedule": 24 * 60 * 60,
+        "options": {"expires": 60 * 60},
+    },
     "messaging-sweep-outbox": {
         "task": "messaging.tasks.sweep_outbox",
         "schedule": SMS_OUTBOX_SWEEP_SECONDS,
