@@ -9,12 +9,17 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from accounts import services
-from accounts.models import Company, ContactChange, SMSDevice, User
+from accounts.models import BalanceCredit, Company, ContactChange, SMSDevice, User
 
 
 class BalanceForm(forms.Form):
     amount = forms.IntegerField(
         help_text="SMS credits to add; a negative number removes credits (never below zero)."
+    )
+    note = forms.CharField(
+        required=False,
+        max_length=200,
+        help_text="Shown to the company on its Balance page (e.g. invoice number).",
     )
 
 
@@ -31,6 +36,21 @@ def _status_action(status: Company.Status):  # type: ignore[no-untyped-def]
     return action
 
 
+class BalanceCreditInline(admin.TabularInline):
+    """The ledger's credits, read-only: they are written only by the credit action (a service)."""
+
+    model = BalanceCredit
+    fields = ("created_at", "amount", "balance_after", "note", "actor")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ("-created_at",)
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 @admin.register(Company)
 class CompanyAdmin(admin.ModelAdmin):
     list_display = (
@@ -44,6 +64,7 @@ class CompanyAdmin(admin.ModelAdmin):
     list_filter = ("status", "created_at")
     search_fields = ("name", "registered_mobile", "registered_email")
     readonly_fields = ("sms_balance", "status", "created_at")
+    inlines = [BalanceCreditInline]
     actions = [*(_status_action(s) for s in Company.Status), "credit_balance"]
 
     @admin.action(description="Add or remove SMS credits…")
@@ -54,7 +75,10 @@ class CompanyAdmin(admin.ModelAdmin):
             for company in queryset:
                 try:
                     services.company_credit_balance(
-                        company=company, amount=form.cleaned_data["amount"], actor=cast(User, request.user)
+                        company=company,
+                        amount=form.cleaned_data["amount"],
+                        actor=cast(User, request.user),
+                        note=form.cleaned_data["note"],
                     )
                     done += 1
                 except ValidationError as error:

@@ -30,6 +30,11 @@ class Company(models.Model):
     sms_balance = models.PositiveBigIntegerField(
         default=0, help_text="SMS credits (one per part per recipient)"
     )
+    low_balance_threshold = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Alert the company when the balance falls below this many credits (empty: no alert).",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -47,6 +52,27 @@ class Company(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+
+class BalanceCredit(models.Model):
+    """A change of a company's balance other than a message's debit: staff top-ups (positive) and
+    corrections (negative). With the messages' debits (Message.credits) it makes the ledger."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="balance_credits")
+    amount = models.BigIntegerField()
+    balance_after = models.PositiveBigIntegerField()
+    note = models.CharField(max_length=200, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["company", "-created_at", "-id"], name="credit_company_time")]
+
+    def __str__(self) -> str:
+        return f"{self.amount:+d} for {self.company_id}"
 
 
 class UserManager(BaseUserManager["User"]):

@@ -18,7 +18,7 @@ from django.utils.http import urlsafe_base64_encode
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Company, ContactChange, SMSDevice, User
+from accounts.models import BalanceCredit, Company, ContactChange, SMSDevice, User
 from accounts.otp import sms_device_for
 from accounts.phone import mask_email, mask_mobile
 from portal.sms import send_sms
@@ -414,10 +414,16 @@ def company_set_status(*, company: Company, status: str, actor: User | None = No
 
 
 @transaction.atomic
-def company_credit_balance(*, company: Company, amount: int, actor: User | None = None) -> Company:
-    """Add (or, with a negative amount, remove) SMS credits; never below zero."""
+@transaction.atomic
+def company_credit_balance(
+    *, company: Company, amount: int, actor: User | None = None, note: str = ""
+) -> Company:
+    """Add (or, with a negative amount, remove) SMS credits; never below zero. Writes the ledger
+    row (BalanceCredit) in the same transaction."""
     if amount == 0:
         raise ValidationError("The amount must not be zero.", code="zero")
+    if len(note) > 200:
+        raise ValidationError("The note can have at most 200 characters.", code="note_too_long")
     updated = Company.objects.filter(pk=company.pk, sms_balance__gte=max(0, -amount)).update(
         sms_balance=F("sms_balance") + amount
     )
@@ -428,4 +434,16 @@ def company_credit_balance(*, company: Company, amount: int, actor: User | None 
             params={"company": company.name, "amount": -amount},
         )
     company.refresh_from_db(fields=["sms_balance"])
+    BalanceCredit.objects.create(
+        company=company, amount=amount, balance_after=company.sms_balance, note=note.strip(), actor=actor
+    )
+    return company
+
+
+def company_set_low_balance_threshold(*, company: Company, threshold: int | None) -> Company:
+    """The balance below which the company is alerted (None: no alert)."""
+    if threshold is not None and threshold < 0:
+        raise ValidationError("The threshold cannot be negative.", code="negative")
+    Company.objects.filter(pk=company.pk).update(low_balance_threshold=threshold)
+    company.low_balance_threshold = threshold
     return company

@@ -94,7 +94,10 @@ class Recipient(models.Model):
 
     class Meta:
         ordering = ["pk"]
-        indexes = [models.Index(fields=["message", "status"], name="recipient_message_status")]
+        indexes = [
+            models.Index(fields=["message", "status"], name="recipient_message_status"),
+            models.Index(fields=["msisdn"], name="recipient_msisdn"),  # Reports' number filter
+        ]
 
     def __str__(self) -> str:
         return self.msisdn

@@ -51,7 +51,9 @@ def failed_requests_queryset(
         rows = rows.filter(created_at__lt=filters.until)
     if before is not None:
         at, pk = before
-        rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=pk))
+        # The redundant `created_at <= at` is the index range; the OR alone would make the
+        # database walk the index from the newest row (bench/failed_logs.py: 36 times slower half-way).
+        rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=pk), created_at__lte=at)
     return rows.select_related("authkey").order_by("-created_at", "-id")
 
 

@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from portal import views
+from reports import views as reports_views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="portal:dashboard", permanent=False)),
@@ -11,7 +12,7 @@ urlpatterns = [
         include(
             (
                 [
-                    path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
+                    path("dashboard/", reports_views.DashboardView.as_view(), name="dashboard"),
                     path("dev/outbox/", views.dev_outbox_view, name="dev_outbox"),
                     path("healthz", views.healthz, name="healthz"),
                 ],
@@ -22,5 +23,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("authkey/", include("authkeys.urls")),
     path("", include("messaging.urls")),
+    path("", include("reports.urls")),
     path("staff/", admin.site.urls),
 ]

@@ -56,3 +56,38 @@ def make_key(company=None, **kwargs):  # type: ignore[no-untyped-def]
     kwargs.setdefault("rule", builtin_rule())
     kwargs.setdefault("actor", None)
     return authkey_create(company=company, **kwargs)
+
+
+def make_message(company, *, recipients=(("919876543210", "DELIVERED", ""),), **kwargs):  # type: ignore[no-untyped-def]
+    """An accepted message with its recipients, written directly (no debit): for read-side tests.
+    `recipients` are (msisdn, status, error) triples."""
+    from uuid import uuid4
+
+    from messaging.models import Message, Recipient
+
+    parts = kwargs.pop("parts", 1)
+    message = Message.objects.create(
+        company=company,
+        dialect=kwargs.pop("dialect", "msg91"),
+        endpoint=kwargs.pop("endpoint", "/api/sendhttp.php"),
+        sender=kwargs.pop("sender", "ACMEIN"),
+        text=kwargs.pop("text", "Hello"),
+        encoding="gsm7",
+        parts=parts,
+        recipient_count=len(recipients),
+        credits=parts * len(recipients),
+        delivery=Message.Delivery.SUBMITTED,
+        **kwargs,
+    )
+    Recipient.objects.bulk_create(
+        Recipient(
+            message=message,
+            msisdn=msisdn,
+            message_uid=str(uuid4()),
+            status=status,
+            error=error,
+            status_at=message.created_at,
+        )
+        for msisdn, status, error in recipients
+    )
+    return message

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "accounts",
     "authkeys",
     "messaging",
+    "reports",
 ]
 
 MIDDLEWARE = [

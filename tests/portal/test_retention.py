@@ -34,7 +34,7 @@ def rows():
 
 
 def test_command_purges_only_old_rows_in_batches(rows):
-    old, young = rows
+    _, young = rows
     out = StringIO()
     call_command("purge_old_records", "--days", "30", "--batch-size", "2", stdout=out)
     assert set(FailedRequest.objects.values_list("pk", flat=True)) == {row.pk for row in young}
@@ -68,6 +68,6 @@ def test_bad_arguments_say_what_is_wrong_and_delete_nothing(rows, args, message)
 def test_delete_in_batches_statement_count(rows, django_assert_num_queries):
     old, _ = rows
     queryset = FailedRequest.objects.filter(pk__in=[row.pk for row in old])
-    # 7 rows, batches of 3: (select + delete) × 3.
+    # 7 rows, batches of 3: three times a select and a delete.
     with django_assert_num_queries(6):
         assert retention.delete_in_batches(queryset, batch_size=3) == 7
