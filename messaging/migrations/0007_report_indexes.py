@@ -5,37 +5,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_balance_ledger'),
-        ('authkeys', '0002_service_catalogue'),
-        ('messaging', '0006_policy'),
+        ("accounts", "0002_balance_ledger"),
+        ("authkeys", "0002_service_catalogue"),
+        ("messaging", "0006_policy"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='failedrequest',
-            name='authkey',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='authkeys.authkey'),
+            model_name="failedrequest",
+            name="authkey",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="authkeys.authkey",
+            ),
         ),
         migrations.AddIndex(
-            model_name='failedrequest',
-            index=models.Index(fields=['company', 'code', '-created_at', '-id'], name='failed_company_code'),
+            model_name="failedrequest",
+            index=models.Index(fields=["company", "code", "-created_at", "-id"], name="failed_company_code"),
         ),
         migrations.AddIndex(
-            model_name='failedrequest',
-            index=models.Index(fields=['company', 'client_ip', '-created_at', '-id'], name='failed_company_ip'),
+            model_name="failedrequest",
+            index=models.Index(
+                fields=["company", "client_ip", "-created_at", "-id"], name="failed_company_ip"
+            ),
         ),
         migrations.AddIndex(
-            model_name='failedrequest',
-            index=models.Index(fields=['company', 'key_prefix', '-created_at', '-id'], name='failed_company_prefix'),
+            model_name="failedrequest",
+            index=models.Index(
+                fields=["company", "key_prefix", "-created_at", "-id"], name="failed_company_prefix"
+            ),
         ),
         migrations.AddIndex(
-            model_name='failedrequest',
-            index=models.Index(fields=['authkey', '-created_at', '-id'], name='failed_key_time'),
+            model_name="failedrequest",
+            index=models.Index(fields=["authkey", "-created_at", "-id"], name="failed_key_time"),
         ),
         migrations.AddIndex(
-            model_name='recipient',
-            index=models.Index(fields=['msisdn'], name='recipient_msisdn'),
+            model_name="recipient",
+            index=models.Index(fields=["msisdn"], name="recipient_msisdn"),
         ),
     ]
