@@ -73,7 +73,9 @@ def parse(url: str) -> Target:
     if parts.fragment or url.endswith("#"):
         raise UnsafeURL("The URL must not contain a #fragment.")
     try:
-        port = parts.port or (443 if scheme == "https" else 80)
+        port = parts.port
+        if port is None:
+            port = 443 if scheme == "https" else 80
     except ValueError:
         raise UnsafeURL("The port in the URL is not a number between 0 and 65535.") from None
     if port == 0:

@@ -14,9 +14,9 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from tests.factories import CompanyFactory
 from webhooks import delivery, services, signing
 from webhooks.models import Delivery, EndpointSecret
-from tests.factories import CompanyFactory
 
 pytestmark = pytest.mark.django_db
 
