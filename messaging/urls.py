@@ -7,7 +7,6 @@ app_name = "messaging"
 
 urlpatterns = [
     path("sms/failed-logs/", views.FailedLogsView.as_view(), name="failed_logs"),
-    path("settings/webhooks/", views.WebhooksView.as_view(), name="webhooks"),
     path("api-docs/", views.ApiDocsView.as_view(), name="api_docs"),
     path("api/openapi.json", openapi.openapi_json, name="openapi"),
     # MSG91 dialect

@@ -13,7 +13,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.generic import TemplateView
 
-from accounts.otp import CompanyMemberRequiredMixin, OtpVerifiedRequiredMixin
+from accounts.otp import CompanyMemberRequiredMixin
 from accounts.request import request_company
 from messaging import selectors
 from messaging.catalogue import CATALOGUE
@@ -65,10 +65,6 @@ def _cursor(raw: str) -> tuple[datetime, int] | None:
     at, _, pk = raw.partition("|")
     parsed = parse_datetime(at) if at else None
     return (parsed, int(pk)) if parsed and pk.isdigit() else None
-
-
-class WebhooksView(CompanyMemberRequiredMixin, OtpVerifiedRequiredMixin, TemplateView):
-    template_name = "messaging/webhooks.html"
 
 
 @method_decorator(login_not_required, name="dispatch")
