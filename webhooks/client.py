@@ -85,12 +85,17 @@ class Sender:
                 continue
             except HTTPError as exc:
                 raise SendError(_describe(exc)) from None
+            reusable = False
             try:
                 reply.read(MAX_RESPONSE_BYTES)
+                reusable = reply.read(1) == b""  # a longer reply is not downloaded: drop the connection
             except HTTPError:
                 pass
             finally:
-                reply.release_conn()
+                if reusable:
+                    reply.release_conn()
+                else:
+                    reply.close()
             self._pool = pool
             return Response(
                 status=reply.status,

@@ -22,6 +22,7 @@ class Reply:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    body: bytes = b"ok"
 
 
 class Receiver:
@@ -44,7 +45,7 @@ class Receiver:
                     reply = receiver.script.pop(0) if receiver.script else receiver.default
                 if reply.delay:
                     time.sleep(reply.delay)
-                payload = b"ok"
+                payload = reply.body
                 try:
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():

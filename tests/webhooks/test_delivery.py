@@ -52,6 +52,15 @@ def test_a_2xx_answer_delivers(receiver) -> None:
     assert len(receiver.requests) == 1
 
 
+def test_a_long_reply_is_not_downloaded_and_the_next_event_still_goes_out(receiver) -> None:
+    endpoint = _endpoint(receiver.url)
+    receiver.reply(Reply(200, body=b"x" * 1_000_000), Reply(200))
+    _queue(endpoint, 2)
+
+    assert delivery.drain(endpoint.pk, now=NOW)["delivered"] == 2
+    assert len(receiver.requests) == 2
+
+
 def test_410_disables_the_endpoint_and_gives_up_its_queue(receiver) -> None:
     endpoint = _endpoint(receiver.url)
     receiver.reply(Reply(410))
