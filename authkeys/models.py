@@ -188,6 +188,13 @@ class SecurityEvent(models.Model):
         RULE_DELETED = "rule_deleted", "Rule deleted"
         CONTACT_CHANGED = "contact_changed", "Registered contact changed"
         COMPANY_STATUS_CHANGED = "company_status_changed", "Company status changed"
+        # Written by the webhooks app (webhooks/services.py) through record_event.
+        WEBHOOK_CREATED = "webhook_created", "Webhook endpoint created"
+        WEBHOOK_CHANGED = "webhook_changed", "Webhook endpoint changed"
+        WEBHOOK_ENABLED = "webhook_enabled", "Webhook endpoint enabled"
+        WEBHOOK_DISABLED = "webhook_disabled", "Webhook endpoint disabled"
+        WEBHOOK_SECRET_ROTATED = "webhook_secret_rotated", "Webhook secret rotated"
+        WEBHOOK_DELETED = "webhook_deleted", "Webhook endpoint deleted"
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="security_events")
     kind = models.CharField(max_length=32, choices=Kind.choices, db_index=True)

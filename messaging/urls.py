@@ -14,7 +14,6 @@ urlpatterns = [
     ),
     path("sms/debug/", views.DebugView.as_view(), name="debug"),
     path("api-docs/error-codes/", views.ErrorCodesView.as_view(), name="error_codes"),
-    path("settings/webhooks/", views.WebhooksView.as_view(), name="webhooks"),
     path("api-docs/", views.ApiDocsView.as_view(), name="api_docs"),
     path("api/openapi.json", openapi.openapi_json, name="openapi"),
     # MSG91 dialect

@@ -200,10 +200,6 @@ def _cursor(raw: str) -> tuple[datetime, int] | None:
     return (parsed, int(pk)) if parsed and pk.isdigit() else None
 
 
-class WebhooksView(CompanyMemberRequiredMixin, OtpVerifiedRequiredMixin, TemplateView):
-    template_name = "messaging/webhooks.html"
-
-
 @method_decorator(login_not_required, name="dispatch")
 class ApiDocsView(TemplateView):
     """Public: integrators read it before they have an account."""

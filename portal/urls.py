@@ -22,6 +22,7 @@ urlpatterns = [
     ),
     path("accounts/", include("accounts.urls")),
     path("authkey/", include("authkeys.urls")),
+    path("settings/webhooks/", include("webhooks.urls")),
     path("", include("messaging.urls")),
     path("", include("reports.urls")),
     path("staff/", admin.site.urls),

@@ -47,6 +47,7 @@ from django.utils import timezone
 
 from messaging import delivery
 from messaging.models import Message, Recipient
+from messaging.signals import recipient_statuses_changed
 
 logger = logging.getLogger(__name__)
 
@@ -110,9 +111,10 @@ def _claim(message_id: int) -> tuple[Message, int] | str:
             return "skipped: scheduled"
         validity = timedelta(seconds=settings.SMS_DELIVERY_VALIDITY_SECONDS)
         if (message.scheduled_at or message.created_at) + validity < now:
-            Recipient.objects.filter(message_id=message_id, status__in=UNSENT).update(
+            if Recipient.objects.filter(message_id=message_id, status__in=UNSENT).update(
                 status=Status.EXPIRED, error=EXPIRED_ERROR, status_at=now
-            )
+            ):
+                recipient_statuses_changed.send(Recipient, message_id=message_id, changed_at=now)
             message.delivery = Delivery.EXPIRED
             message.next_attempt_at = None
             message.save(update_fields=["delivery", "next_attempt_at"])
@@ -125,7 +127,7 @@ def _claim(message_id: int) -> tuple[Message, int] | str:
     return message, message.delivery_attempts
 
 
-def _record(chunk: list[Recipient], outcomes: list[delivery.Outcome]) -> None:
+def _record(message_id: int, chunk: list[Recipient], outcomes: list[delivery.Outcome]) -> None:
     """Store the outcomes of one chunk: one UPDATE per distinct (status, error), usually one."""
     now = timezone.now()
     ids = {r.pk for r in chunk}
@@ -138,8 +140,11 @@ def _record(chunk: list[Recipient], outcomes: list[delivery.Outcome]) -> None:
     if ids:
         groups[Status.FAILED, NO_OUTCOME_ERROR].extend(ids)
     unsent = Recipient.objects.filter(status__in=UNSENT)
+    changed = 0
     for (status, error), pks in groups.items():
-        unsent.filter(pk__in=pks).update(status=status, error=error, status_at=now)
+        changed += unsent.filter(pk__in=pks).update(status=status, error=error, status_at=now)
+    if changed:
+        recipient_statuses_changed.send(Recipient, message_id=message_id, changed_at=now)
 
 
 def deliver(message_id: int) -> str:
@@ -193,7 +198,7 @@ def deliver(message_id: int) -> str:
             else {"next_attempt_at": _lease(timezone.now())}
         )
         with transaction.atomic():
-            _record(chunk, outcomes)
+            _record(message_id, chunk, outcomes)
             held = _claimed(message_id, token).update(**changes)
         if not held:
             # The lease ran out and another worker took over: it sends only what is still unsent.

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from messaging.delivery.base import BaseBackend, Outcome
 from messaging.models import Message, Recipient
+from messaging.signals import recipient_statuses_changed
 
 logger = logging.getLogger(__name__)
 
@@ -79,4 +80,6 @@ def apply_reports(message_id: int) -> int:
                 status=status, error=error, status_at=now
             )
         updated += enroute.update(status=Status.DELIVERED, error="", status_at=now)
+        if updated:
+            recipient_statuses_changed.send(Recipient, message_id=message_id, changed_at=now)
     return updated

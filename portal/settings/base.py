@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "accounts",
     "authkeys",
     "messaging",
+    "webhooks",
     "reports",
 ]
 
@@ -318,7 +319,33 @@ RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
 RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=5000)
 RETENTION_PURGERS = {
     "failed logs": "messaging.services.purge_failed_requests",
+    "webhook deliveries": "webhooks.services.purge_deliveries",
 }
+# --- Webhooks (webhooks/) ----------------------------------------------------------------------
+# Keys the derivation of endpoint signing secrets (webhooks/signing.py); defaults to one derived
+# from SECRET_KEY. Set it explicitly in production so SECRET_KEY can rotate; changing it changes
+# every endpoint's secret (receivers would then reject our signatures until given the new ones).
+WEBHOOK_SECRET_KEY = os.environ.get("WEBHOOK_SECRET_KEY", "")
+# Development and tests only: allow loopback and private (RFC 1918, unique-local, CGNAT) targets.
+# `check --deploy` refuses it (webhooks.E001).
+WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)
+WEBHOOKS_MAX_PER_COMPANY = env.int("WEBHOOKS_MAX_PER_COMPANY", default=20)
+# Connect and read timeouts of one delivery attempt (each), in seconds.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Attempts per event before it is given up (FAILED); retries back off exponentially with jitter
+# from WEBHOOK_BACKOFF_BASE_SECONDS up to WEBHOOK_BACKOFF_MAX_SECONDS.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
+WEBHOOK_BACKOFF_BASE_SECONDS = env.float("WEBHOOK_BACKOFF_BASE_SECONDS", default=30.0)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.float("WEBHOOK_BACKOFF_MAX_SECONDS", default=6 * 60 * 60)
+# A 429/503 Retry-After is honoured up to this many seconds.
+WEBHOOK_RETRY_AFTER_MAX_SECONDS = env.int("WEBHOOK_RETRY_AFTER_MAX_SECONDS", default=60 * 60)
+# Events claimed per batch by a drain task, and events one drain task sends before handing over.
+WEBHOOK_DRAIN_BATCH = env.int("WEBHOOK_DRAIN_BATCH", default=20)
+WEBHOOK_DRAIN_MAX_EVENTS = env.int("WEBHOOK_DRAIN_MAX_EVENTS", default=500)
+# How often the sweeper re-enqueues endpoints with due (or stuck) deliveries.
+WEBHOOK_SWEEP_SECONDS = env.float("WEBHOOK_SWEEP_SECONDS", default=60.0)
+# Longest grace period of a rotated secret (the old one keeps signing alongside the new one).
+WEBHOOK_MAX_GRACE_SECONDS = env.int("WEBHOOK_MAX_GRACE_SECONDS", default=7 * 24 * 60 * 60)
 
 # Beat runs embedded in the worker (bin/run: celery worker --beat) or as one process in production.
 CELERY_BEAT_SCHEDULE = {
@@ -332,5 +359,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SMS_OUTBOX_SWEEP_SECONDS,
         # A sweep nobody ran in time is pointless: the next one is already on its way.
         "options": {"expires": SMS_OUTBOX_SWEEP_SECONDS},
+    },
+    "webhooks-sweep": {
+        "task": "webhooks.tasks.sweep_webhooks",
+        "schedule": WEBHOOK_SWEEP_SECONDS,
+        "options": {"expires": WEBHOOK_SWEEP_SECONDS},
     },
 }

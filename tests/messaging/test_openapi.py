@@ -19,7 +19,7 @@ from tests.factories import PASSWORD, CompanyFactory, UserFactory, make_key
 
 URL = "/api/openapi.json"
 # Non-API routes of messaging/urls.py (HTML pages and the document itself).
-NOT_API = {"failed_logs", "failed_log_whitelist", "debug", "webhooks", "api_docs", "error_codes", "openapi"}
+NOT_API = {"failed_logs", "failed_log_whitelist", "debug", "api_docs", "error_codes", "openapi"}
 
 
 def _api_routes() -> dict[str, str]:
