@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "accounts",
     "authkeys",
     "messaging",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -310,6 +311,21 @@ SMS_OUTBOX_STALE_SECONDS = env.int("SMS_OUTBOX_STALE_SECONDS", default=60)
 SMS_OUTBOX_SWEEP_SECONDS = env.float("SMS_OUTBOX_SWEEP_SECONDS", default=30.0)
 SMS_OUTBOX_SWEEP_BATCH = env.int("SMS_OUTBOX_SWEEP_BATCH", default=500)
 
+# --- Alerts (alerts/) ---------------------------------------------------------------------------
+# Refusals of one company are grouped in windows of this length from the first one: the first per
+# (key, IP) for 418, per (key, code) otherwise, alerts at once; the rest go into one digest.
+ALERTS_WINDOW_SECONDS = env.int("ALERTS_WINDOW_SECONDS", default=10 * 60)
+# Refusal alerts and digests per company in any 60 minutes (security-change alerts not counted).
+ALERTS_MAX_PER_COMPANY_PER_HOUR = env.int("ALERTS_MAX_PER_COMPANY_PER_HOUR", default=20)
+# Delivery attempts per alert in all; the delay doubles from the base up to the maximum.
+ALERTS_MAX_ATTEMPTS = env.int("ALERTS_MAX_ATTEMPTS", default=5)
+ALERTS_RETRY_BACKOFF_SECONDS = env.int("ALERTS_RETRY_BACKOFF_SECONDS", default=30)
+ALERTS_RETRY_BACKOFF_MAX_SECONDS = env.int("ALERTS_RETRY_BACKOFF_MAX_SECONDS", default=60 * 60)
+# The sweep: digests of closed windows, re-publishing of alerts whose task was lost after this
+# long, failing of alerts a dead worker left half-sent.
+ALERTS_SWEEP_SECONDS = env.float("ALERTS_SWEEP_SECONDS", default=60.0)
+ALERTS_STALE_SECONDS = env.int("ALERTS_STALE_SECONDS", default=5 * 60)
+
 # Beat runs embedded in the worker (bin/run: celery worker --beat) or as one process in production.
 CELERY_BEAT_SCHEDULE = {
     "messaging-sweep-outbox": {
@@ -317,5 +333,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SMS_OUTBOX_SWEEP_SECONDS,
         # A sweep nobody ran in time is pointless: the next one is already on its way.
         "options": {"expires": SMS_OUTBOX_SWEEP_SECONDS},
+    },
+    "alerts-sweep": {
+        "task": "alerts.tasks.sweep",
+        "schedule": ALERTS_SWEEP_SECONDS,
+        "options": {"expires": ALERTS_SWEEP_SECONDS},
     },
 }
