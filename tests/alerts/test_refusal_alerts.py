@@ -279,3 +279,19 @@ def test_a_failing_receiver_never_breaks_the_flush(client, company, new_key, mon
     assert refusals.flush() == 2  # the row and its Recent IP count
     assert FailedRequest.objects.filter(company=company).count() == 1
     assert "alerts: could not process 1 refusals: RuntimeError" in caplog.text
+
+
+def test_the_receiver_costs_a_few_queries_per_flush_whatever_the_batch(
+    client, company, new_key, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    _, secret = new_key(company, ip_security=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        _send(client, secret)
+        refusals.flush()  # the first: opens the window, alerts
+    for _ in range(99):
+        _send(client, secret)
+    # the flush's own 3 + 2 (batch insert, Recent IP update) and the receiver's: a savepoint pair,
+    # the open window, the dedupe lookup, the window's counter
+    with django_assert_max_num_queries(10):
+        refusals.flush()
+    assert AlertWindow.objects.get(company=company).refusals == 100
