@@ -21,6 +21,7 @@ urlpatterns = [
     ),
     path("accounts/", include("accounts.urls")),
     path("authkey/", include("authkeys.urls")),
+    path("settings/alerts/", include("alerts.urls")),
     path("", include("messaging.urls")),
     path("staff/", admin.site.urls),
 ]
