@@ -2,7 +2,6 @@
 and `services.deliver_alert` claims it, so a task that runs twice sends once."""
 
 from celery import shared_task
-from django.conf import settings
 
 from alerts import services
 
@@ -20,4 +19,4 @@ def send_alert(self, alert_id: int) -> str:  # type: ignore[no-untyped-def]
 @shared_task
 def sweep() -> dict[str, int]:
     """Periodic (CELERY_BEAT_SCHEDULE "alerts-sweep"): digests of closed windows, lost tasks."""
-    return services.sweep(batch_size=getattr(settings, "ALERTS_SWEEP_BATCH", 500))
+    return services.sweep()
