@@ -257,7 +257,7 @@ def digest_window(*, window_id: int, now: datetime | None = None) -> str:
             return "open"
         window.is_open = False
         extra = window.refusals - window.alerted_groups
-        if extra <= 0:
+        if extra <= 0 or hourly_cap() == 0:  # nothing more to say, or refusal alerts switched off
             window.digested_at = now
             window.save(update_fields=["is_open", "digested_at"])
             return "nothing"

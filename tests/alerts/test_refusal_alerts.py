@@ -295,3 +295,19 @@ def test_the_receiver_costs_a_few_queries_per_flush_whatever_the_batch(
     with django_assert_num_queries(9):
         refusals.flush()
     assert AlertWindow.objects.get(company=company).refusals == 100
+
+
+def test_a_cap_of_zero_switches_refusal_alerts_off_but_not_security_alerts(
+    client, company, settings, mailoutbox, sms_outbox, django_capture_on_commit_callbacks
+):
+    settings.ALERTS_MAX_PER_COMPANY_PER_HOUR = 0
+    with time_machine.travel(START, tick=False) as clock, django_capture_on_commit_callbacks(execute=True):
+        _, secret = make_key(company=company, ip_security=True)
+        for _ in range(3):
+            _send(client, secret)
+        refusals.flush()
+        clock.move_to(START + timedelta(seconds=700))
+        assert services.sweep()["digest_nothing"] == 1
+    assert [m.subject.split(":")[0] for m in mailoutbox] == ["Security change"] and not sms_outbox
+    assert set(_refusal_alerts(company).values_list("status", flat=True)) == {"suppressed"}
+    assert AlertWindow.objects.get(company=company).digested_at is not None
