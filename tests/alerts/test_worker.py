@@ -15,7 +15,7 @@ from django.db.models.signals import post_save
 
 from alerts.models import Alert
 from alerts.tasks import send_alert
-from authkeys.models import SecurityEvent
+from authkeys.models import Rule, SecurityEvent
 from portal import dev_outbox
 from portal.celery import app
 from tests.celery_worker import (
@@ -113,7 +113,9 @@ def test_a_security_alert_is_sent_once_by_a_real_worker_even_if_the_task_runs_ag
     transactional_db: None, worker: Worker, publish_to_redis: None, worker_outbox: Any
 ) -> None:
     company = CompanyFactory()
-    make_key(company=company, name="Worker key")  # commits: the alert's task goes to Redis
+    # An earlier transactional test may have flushed the migration-seeded built-in rule.
+    rule, _ = Rule.objects.get_or_create(company=None, name="All services", defaults={"all_services": True})
+    make_key(company=company, name="Worker key", rule=rule)  # commits: the alert's task goes to Redis
     alert = Alert.objects.get(company=company, kind="security_change")
     wait_for(lambda: Alert.objects.get(pk=alert.pk).status == "sent", "the alert to be sent", worker)
     skipped_before = worker.log().count(": 'skipped'")
