@@ -43,6 +43,7 @@ from django.utils import timezone
 
 from authkeys.models import RecentIP
 from messaging.models import FailedRequest
+from messaging.signals import refusals_recorded
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +171,9 @@ def flush() -> int:
             "could not write %d refusals and %d Recent IP counts: %s", len(rows), len(ips), type(exc).__name__
         )
         return 0
+    if rows:
+        # Alerts listen here (alerts/receivers.py); send_robust logs a receiver's error, never raises.
+        refusals_recorded.send_robust(sender=FailedRequest, rows=rows)
     return len(rows) + len(ips)
 
 

@@ -23,6 +23,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("authkey/", include("authkeys.urls")),
     path("settings/webhooks/", include("webhooks.urls")),
+    path("settings/alerts/", include("alerts.urls")),
     path("", include("messaging.urls")),
     path("", include("reports.urls")),
     path("staff/", admin.site.urls),

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "authkeys",
     "messaging",
     "webhooks",
+    "alerts",
     "reports",
 ]
 
@@ -320,7 +321,9 @@ RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=5000)
 RETENTION_PURGERS = {
     "failed logs": "messaging.services.purge_failed_requests",
     "webhook deliveries": "webhooks.services.purge_deliveries",
+    "alerts": "alerts.services.purge_alerts",
 }
+
 # --- Webhooks (webhooks/) ----------------------------------------------------------------------
 # Keys the derivation of endpoint signing secrets (webhooks/signing.py); defaults to one derived
 # from SECRET_KEY. Set it explicitly in production so SECRET_KEY can rotate; changing it changes
@@ -346,6 +349,20 @@ WEBHOOK_DRAIN_MAX_EVENTS = env.int("WEBHOOK_DRAIN_MAX_EVENTS", default=500)
 WEBHOOK_SWEEP_SECONDS = env.float("WEBHOOK_SWEEP_SECONDS", default=60.0)
 # Longest grace period of a rotated secret (the old one keeps signing alongside the new one).
 WEBHOOK_MAX_GRACE_SECONDS = env.int("WEBHOOK_MAX_GRACE_SECONDS", default=7 * 24 * 60 * 60)
+# --- Alerts (alerts/) ---------------------------------------------------------------------------
+# Refusals of one company are grouped in windows of this length from the first one: the first per
+# (key, IP) for 418, per (key, code) otherwise, alerts at once; the rest go into one digest.
+ALERTS_WINDOW_SECONDS = env.int("ALERTS_WINDOW_SECONDS", default=10 * 60)
+# Refusal alerts and digests per company in any 60 minutes (security-change alerts not counted).
+ALERTS_MAX_PER_COMPANY_PER_HOUR = env.int("ALERTS_MAX_PER_COMPANY_PER_HOUR", default=20)
+# Delivery attempts per alert in all; the delay doubles from the base up to the maximum.
+ALERTS_MAX_ATTEMPTS = env.int("ALERTS_MAX_ATTEMPTS", default=5)
+ALERTS_RETRY_BACKOFF_SECONDS = env.int("ALERTS_RETRY_BACKOFF_SECONDS", default=30)
+ALERTS_RETRY_BACKOFF_MAX_SECONDS = env.int("ALERTS_RETRY_BACKOFF_MAX_SECONDS", default=60 * 60)
+# The sweep: digests of closed windows, re-publishing of alerts whose task was lost after this
+# long, failing of alerts a dead worker left half-sent.
+ALERTS_SWEEP_SECONDS = env.float("ALERTS_SWEEP_SECONDS", default=60.0)
+ALERTS_STALE_SECONDS = env.int("ALERTS_STALE_SECONDS", default=5 * 60)
 
 # Beat runs embedded in the worker (bin/run: celery worker --beat) or as one process in production.
 CELERY_BEAT_SCHEDULE = {
@@ -364,5 +381,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "webhooks.tasks.sweep_webhooks",
         "schedule": WEBHOOK_SWEEP_SECONDS,
         "options": {"expires": WEBHOOK_SWEEP_SECONDS},
+    },
+    "alerts-sweep": {
+        "task": "alerts.tasks.sweep",
+        "schedule": ALERTS_SWEEP_SECONDS,
+        "options": {"expires": ALERTS_SWEEP_SECONDS},
     },
 }

@@ -11,7 +11,10 @@ from .base import *  # noqa: F403
 from .base import DATABASES, VAR_DIR, env
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+# locmem unless a real Celery worker started by a test names another (e.g. the dev outbox file).
+MAILERS = {
+    "default": {"BACKEND": env.str("EMAIL_BACKEND", default="django.core.mail.backends.locmem.EmailBackend")}
+}
 # The defaults below keep every test in-process (locmem SMS, eager Celery). The environment may
 # override them so that a real Celery worker started by a test (tests/portal/test_celery_worker.py)
 # can run with these settings against the real broker and write to a shared outbox file.

@@ -46,7 +46,7 @@ def test_command_purges_only_old_rows_in_batches(rows):
 
 def test_default_period_comes_from_settings(rows, settings):
     settings.RETENTION_DAYS = 5
-    assert tasks.purge_old_records() == {"failed logs": 10, "webhook deliveries": 0}
+    assert tasks.purge_old_records() == {"failed logs": 10, "webhook deliveries": 0, "alerts": 0}
     assert not FailedRequest.objects.exists()
 
 
