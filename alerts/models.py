@@ -66,6 +66,8 @@ class Alert(models.Model):
         IP_REFUSED_DIGEST = "ip_refused_digest", "418 digest"
         API_REFUSED_DIGEST = "api_refused_digest", "API refusals digest"
         SECURITY_CHANGE = "security_change", "Security change"
+        LOW_BALANCE = "low_balance", "Balance below the alert threshold"
+        KEY_EXPIRING = "key_expiring", "API key expires soon"
 
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"

@@ -214,7 +214,7 @@ def _alert_at_once(window: AlertWindow, row: FailedRequest, dedupe_key: str) -> 
                 due.append(alert.pk)
         counter = "alerted_groups" if due else "suppressed_groups"
         AlertWindow.objects.filter(pk=window.pk).update(**{counter: F(counter) + 1})
-        _enqueue(due)
+        enqueue(due)
 
 
 def _refusal_details(row: FailedRequest) -> dict[str, Any]:
@@ -290,7 +290,7 @@ def digest_window(*, window_id: int, now: datetime | None = None) -> str:
                 due.append(alert.pk)
         window.digested_at = now
         window.save(update_fields=["is_open", "digested_at"])
-        _enqueue(due)
+        enqueue(due)
     return "sent"
 
 
@@ -348,7 +348,7 @@ def security_alert_for_event(*, event: SecurityEvent) -> Alert:
         },
     )
     if created:
-        _enqueue([alert.pk])
+        enqueue([alert.pk])
     return alert
 
 
@@ -459,7 +459,7 @@ def _send(alert: Alert) -> None:
         send_sms(to=alert.company.registered_mobile, body=body)
 
 
-def _enqueue(alert_ids: list[int]) -> None:
+def enqueue(alert_ids: list[int]) -> None:
     """Publish the send tasks once the alert rows are committed."""
     if alert_ids:
         ids = list(alert_ids)
@@ -490,7 +490,7 @@ def alert_resend(*, alert_id: int) -> bool:
         pk=alert_id, status__in=[Status.FAILED, Status.SUPPRESSED, Status.SENT]
     ).update(status=Status.PENDING, attempts=0, last_error="", claimed_at=None, next_attempt_at=None)
     if updated:
-        _enqueue([alert_id])
+        enqueue([alert_id])
     return bool(updated)
 
 

@@ -20,3 +20,11 @@ def send_alert(self, alert_id: int) -> str:  # type: ignore[no-untyped-def]
 def sweep() -> dict[str, int]:
     """Periodic (CELERY_BEAT_SCHEDULE "alerts-sweep"): digests of closed windows, lost tasks."""
     return services.sweep()
+
+
+@shared_task
+def check_thresholds() -> dict[str, int]:
+    """Periodic (CELERY_BEAT_SCHEDULE "alerts-thresholds"): low balances and keys nearing expiry."""
+    from alerts import thresholds
+
+    return {"low_balance": thresholds.low_balance_alerts(), "key_expiring": thresholds.key_expiry_alerts()}

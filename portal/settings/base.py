@@ -363,6 +363,10 @@ ALERTS_RETRY_BACKOFF_MAX_SECONDS = env.int("ALERTS_RETRY_BACKOFF_MAX_SECONDS", d
 # long, failing of alerts a dead worker left half-sent.
 ALERTS_SWEEP_SECONDS = env.float("ALERTS_SWEEP_SECONDS", default=60.0)
 ALERTS_STALE_SECONDS = env.int("ALERTS_STALE_SECONDS", default=5 * 60)
+# Low-balance and key-expiry alerts (alerts/thresholds.py): how often they are looked for, and how
+# many days before a key's expiry its alert goes out.
+ALERTS_THRESHOLD_CHECK_SECONDS = env.float("ALERTS_THRESHOLD_CHECK_SECONDS", default=300.0)
+ALERTS_KEY_EXPIRY_DAYS = env.int("ALERTS_KEY_EXPIRY_DAYS", default=7)
 
 # Beat runs embedded in the worker (bin/run: celery worker --beat) or as one process in production.
 CELERY_BEAT_SCHEDULE = {
@@ -386,5 +390,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "alerts.tasks.sweep",
         "schedule": ALERTS_SWEEP_SECONDS,
         "options": {"expires": ALERTS_SWEEP_SECONDS},
+    },
+    "alerts-thresholds": {
+        "task": "alerts.tasks.check_thresholds",
+        "schedule": ALERTS_THRESHOLD_CHECK_SECONDS,
+        "options": {"expires": ALERTS_THRESHOLD_CHECK_SECONDS},
     },
 }
