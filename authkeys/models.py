@@ -52,7 +52,10 @@ class AuthKey(models.Model):
     rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="authkeys")
     ip_security = models.BooleanField("IP security", default=True)
     enabled = models.BooleanField(default=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
+    # The validity window (Infobip's validFrom / validTo): the key is refused before valid_from
+    # (empty: from creation) and from expires_at on (empty: no expiry), to the exact instant.
+    valid_from = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField("valid to", null=True, blank=True)
     display_prefix = models.CharField(max_length=16, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -73,6 +76,10 @@ class AuthKey(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_not_yet_valid(self) -> bool:
+        return self.valid_from is not None and timezone.now() < self.valid_from
 
 
 class KeySecret(models.Model):

@@ -92,6 +92,21 @@ def _check_expiry(expires_at: datetime | None) -> None:
         raise ValidationError("The expiry must be in the future.", code="expiry_past")
 
 
+def check_validity(valid_from: datetime | None, expires_at: datetime | None) -> None:
+    """The validity window: the end (valid to / expiry) after the start (valid from)."""
+    if valid_from is not None and expires_at is not None and expires_at <= valid_from:
+        raise ValidationError(
+            "The expiry (valid to) must be after the start of validity (valid from).", code="validity_order"
+        )
+
+
+class _Unchanged:
+    """Marker: leave the field as it is."""
+
+
+UNCHANGED = _Unchanged()
+
+
 def _check_name_free(company: Company, name: str, exclude_pk: int | None = None) -> None:
     taken = AuthKey.objects.filter(company=company, name__iexact=name)
     if exclude_pk is not None:
@@ -115,13 +130,16 @@ def authkey_create(
     use_case: str = "",
     ip_security: bool = True,
     expires_at: datetime | None = None,
+    valid_from: datetime | None = None,
     actor_ip: str | None = None,
 ) -> tuple[AuthKey, str]:
-    """Create a key. Returns it with the full secret, which is shown once and never stored."""
+    """Create a key. Returns it with the full secret, which is shown once and never stored.
+    `valid_from` / `expires_at`: the validity window (empty: from creation / no expiry)."""
     name = clean_key_name(name)
     use_case = clean_use_case(use_case)
     _check_rule(company, rule)
     _check_expiry(expires_at)
+    check_validity(valid_from, expires_at)
     Company.objects.select_for_update().filter(pk=company.pk).first()  # serialise the limit check
     if AuthKey.objects.filter(company=company).count() >= settings.AUTHKEYS_MAX_PER_COMPANY:
         raise ValidationError(
@@ -137,6 +155,7 @@ def authkey_create(
         use_case=use_case,
         rule=rule,
         ip_security=ip_security,
+        valid_from=valid_from,
         expires_at=expires_at,
         display_prefix=keys.display_prefix(secret),
         created_by=actor,
@@ -161,6 +180,7 @@ def _key_snapshot(authkey: AuthKey) -> dict[str, Any]:
         "rule": authkey.rule.name,
         "ip_security": authkey.ip_security,
         "enabled": authkey.enabled,
+        "valid_from": authkey.valid_from.isoformat() if authkey.valid_from else None,
         "expires_at": authkey.expires_at.isoformat() if authkey.expires_at else None,
         "prefix": authkey.display_prefix,
     }
@@ -269,24 +289,29 @@ def authkey_update(
     use_case: str,
     rule: Rule,
     expires_at: datetime | None,
+    valid_from: datetime | _Unchanged | None = UNCHANGED,
     actor_ip: str | None = None,
 ) -> AuthKey:
-    """Edit the key's settings; one event lists what changed (kind "rule changed" if the rule did)."""
+    """Edit the key's settings; one event lists what changed (kind "rule changed" if the rule did).
+    `valid_from` is left as it is unless given."""
     authkey = AuthKey.objects.select_for_update().select_related("company", "rule").get(pk=authkey.pk)
     name = clean_key_name(name)
     use_case = clean_use_case(use_case)
     _check_rule(authkey.company, rule)
     if expires_at != authkey.expires_at:
         _check_expiry(expires_at)
+    new_valid_from = authkey.valid_from if isinstance(valid_from, _Unchanged) else valid_from
+    check_validity(new_valid_from, expires_at)
     if name.lower() != authkey.name.lower():
         _check_name_free(authkey.company, name, exclude_pk=authkey.pk)
     before = _key_snapshot(authkey)
     authkey.name, authkey.use_case, authkey.rule, authkey.expires_at = name, use_case, rule, expires_at
+    authkey.valid_from = new_valid_from
     after = _key_snapshot(authkey)
     changed = [field for field in after if after[field] != before[field]]
     if not changed:
         return authkey
-    authkey.save(update_fields=["name", "use_case", "rule", "expires_at"])
+    authkey.save(update_fields=["name", "use_case", "rule", "valid_from", "expires_at"])
     record_event(
         company=authkey.company,
         kind=Kind.KEY_RULE_CHANGED if "rule" in changed else Kind.KEY_UPDATED,
