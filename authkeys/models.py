@@ -1,3 +1,5 @@
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -45,8 +47,15 @@ class Rule(models.Model):
         return self.company_id is None
 
 
+def new_public_id() -> str:
+    """An API key's id over the key-management API (Infobip's apiKeyId shape: 32 upper-case hex
+    characters), random so that it tells nothing about other keys or companies."""
+    return secrets.token_hex(16).upper()
+
+
 class AuthKey(models.Model):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="authkeys")
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     name = models.CharField(max_length=50)
     use_case = models.CharField("where are you integrating", max_length=60, blank=True)
     rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="authkeys")

@@ -116,3 +116,10 @@ def keys_expiring(*, within: timedelta, now: datetime) -> QuerySet[AuthKey]:
         .select_related("company")
         .order_by("expires_at", "pk")
     )
+
+
+def rule_service_codes(*, rule: Rule) -> frozenset[str]:
+    """The service codes a rule allows (the whole catalogue for the built-in "All services")."""
+    if rule.all_services:
+        return frozenset(Service.objects.values_list("code", flat=True))
+    return frozenset(service.code for service in rule.services.all())

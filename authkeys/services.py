@@ -588,6 +588,70 @@ def rule_delete(
     auth.invalidate_keys(in_use)
 
 
+@transaction.atomic
+def rule_for_services(
+    *,
+    company: Company,
+    actor: User | None,
+    codes: frozenset[str],
+    current: Rule | None = None,
+    actor_ip: str | None = None,
+) -> Rule:
+    """The rule that allows exactly the services `codes` (API scopes, authkeys/scopes.py): the
+    `current` rule if it already does, else the company's oldest rule that does, else the built-in
+    "All services" rule when `codes` is the whole catalogue, else a new company rule (created
+    through rule_create: same validation and RULE_CREATED event as the Rules page)."""
+    catalogue = {service.code: service for service in Service.objects.all()}
+    unknown = sorted(codes - set(catalogue))
+    if unknown:
+        raise ValidationError(
+            "Unknown service(s): %(codes)s.", code="unknown_service", params={"codes": ", ".join(unknown)}
+        )
+    if not codes:
+        raise ValidationError("Pick at least one service for the rule.", code="no_services")
+
+    def grants(rule: Rule) -> set[str]:
+        return set(catalogue) if rule.all_services else {service.code for service in rule.services.all()}
+
+    if current is not None and (current.company_id in (None, company.pk)) and grants(current) == codes:
+        return current
+    for rule in Rule.objects.filter(company=company, all_services=False).prefetch_related("services"):
+        if grants(rule) == codes:
+            return rule
+    if codes == set(catalogue):
+        return Rule.objects.get(company__isnull=True, all_services=True)
+    chosen = sorted((catalogue[code] for code in codes), key=lambda service: service.name)
+    base = " + ".join(service.name for service in chosen)
+    if len(base) > 50:
+        base = f"API scopes ({len(chosen)} services)"
+    taken = {name.lower() for name in Rule.objects.filter(company=company).values_list("name", flat=True)}
+    name, number = base, 1
+    while name.lower() in taken:
+        number += 1
+        name = f"{base} ({number})"
+    return rule_create(company=company, actor=actor, name=name, services=chosen, actor_ip=actor_ip)
+
+
+@transaction.atomic
+def key_ips_replace(
+    *, authkey: AuthKey, actor: User | None, entries: list[str], actor_ip: str | None = None
+) -> None:
+    """Make the key's own allow-list exactly `entries` (each added or removed through key_ip_add /
+    key_ip_delete: same validation, one event per entry, cache invalidation). Refuses the whole
+    list if one entry is bad."""
+    wanted: list[str] = []
+    for entry in entries:
+        network = normalize_entry(entry)
+        if network not in wanted:
+            wanted.append(network)
+    for allowed in list(KeyAllowedIP.objects.filter(authkey=authkey).exclude(network__in=wanted)):
+        key_ip_delete(allowed=allowed, actor=actor, actor_ip=actor_ip)
+    present = set(KeyAllowedIP.objects.filter(authkey=authkey).values_list("network", flat=True))
+    for network in wanted:
+        if network not in present:
+            key_ip_add(authkey=authkey, actor=actor, entry=network, actor_ip=actor_ip)
+
+
 # --- Recent IPs -------------------------------------------------------------------------------
 
 
