@@ -655,3 +655,118 @@ def test_generated_rule_names_stay_unique(company):
         key_services.rule_for_services(company=company, actor=None, codes=many).name
         == "API scopes (5 services)"
     )
+
+
+# --- Scope enforcement: each dialect's refusal, a Failed Logs row -------------------------------
+
+
+def _msg91_get(client, secret):  # type: ignore[no-untyped-def]
+    query = {"authkey": secret, "mobiles": "919876543210", "message": "Hi", "sender": "ACMEIN", "route": "4"}
+    return client.get("/api/sendhttp.php", {**query, "response": "json"})
+
+
+def _msg91_v2(client, secret):  # type: ignore[no-untyped-def]
+    body = {"mobiles": "919876543210", "message": "Hi", "sender": "ACMEIN", "route": "4", "response": "json"}
+    return client.post("/api/v2/sendsms", body, content_type="application/json", HTTP_AUTHKEY=secret)
+
+
+def _infobip_v2(client, secret):  # type: ignore[no-untyped-def]
+    body = {"messages": [{"from": "ACMEIN", "destinations": [{"to": "919876543210"}], "text": "Hi"}]}
+    return client.post(
+        "/sms/2/text/advanced", body, content_type="application/json", HTTP_AUTHORIZATION=f"App {secret}"
+    )
+
+
+def _infobip_v3(client, secret):  # type: ignore[no-untyped-def]
+    message = {"sender": "ACMEIN", "destinations": [{"to": "919876543210"}], "content": {"text": "Hi"}}
+    return client.post(
+        "/sms/3/messages",
+        {"messages": [message]},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"App {secret}",
+    )
+
+
+def _gatewayapi(client, secret):  # type: ignore[no-untyped-def]
+    body = {"sender": "ACMEIN", "message": "Hi", "recipient": 919876543210}
+    return client.post(
+        "/mobile/single", body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {secret}"
+    )
+
+
+def _sgc_regenerate(client, secret):  # type: ignore[no-untyped-def]
+    return client.post("/SMSApi/rest/regenerateAPIKey", {"format": "json"}, HTTP_APIKEY=secret)
+
+
+def _msg91_report(client, secret):  # type: ignore[no-untyped-def]
+    return client.get("/api/v5/report/0123456789abcdef01234567", HTTP_AUTHKEY=secret)
+
+
+def _infobip_logs(client, secret):  # type: ignore[no-untyped-def]
+    return client.get("/sms/3/logs", HTTP_AUTHORIZATION=f"App {secret}")
+
+
+def _msg91_refusal(response) -> bool:  # type: ignore[no-untyped-def]
+    reply = response.json()
+    return reply["type"] == "error" and reply["code"] == "207" and "rule" in reply["message"]
+
+
+@pytest.mark.parametrize(
+    ("scope", "request_", "refused"),
+    [
+        ("sms:logs:read", _msg91_get, _msg91_refusal),
+        ("sms:logs:read", _msg91_v2, _msg91_refusal),
+        (
+            "sms:logs:read",
+            _infobip_v2,
+            lambda r: (
+                r.status_code == 403
+                and r.json()["requestError"]["serviceException"]["messageId"] == "FORBIDDEN"
+            ),
+        ),
+        (
+            "sms:logs:read",
+            _infobip_v3,
+            lambda r: r.status_code == 403 and r.json()["errorCode"] == "E403",
+        ),
+        (
+            "sms:logs:read",
+            _gatewayapi,
+            lambda r: r.status_code == 403 and "rule" in r.json()["message"],
+        ),
+        (
+            "sms:logs:read",
+            _sgc_regenerate,
+            lambda r: r.status_code == 403 and r.json()["statusCode"] == "911",
+        ),
+        ("sms:message:send", _msg91_report, _msg91_refusal),
+        (
+            "sms:message:send",
+            _infobip_logs,
+            lambda r: r.status_code == 403 and r.json()["errorCode"] == "E403",
+        ),
+    ],
+)
+def test_a_request_outside_the_keys_scopes_is_refused_by_each_dialect(
+    client, company, owner, scope, request_, refused
+):
+    reply = create(client, owner, scopeGuids=[scope]).json()
+    secret = reply["apiKeySecret"]
+    authkey = AuthKey.objects.get(public_id=reply["id"])
+    before = state(company)
+    response = request_(client, secret)
+    assert refused(response), response.content
+    assert state(company) == before and company.messages.count() == 0
+    failed = FailedRequest.objects.get()
+    assert (failed.code, failed.company_id, failed.authkey_id) == ("207", company.pk, authkey.pk)
+    assert secret not in failed.reason
+
+
+@pytest.mark.parametrize(
+    ("scope", "request_"),
+    [("sms:message:send", _infobip_v3), ("message:send", _msg91_get), ("sms:logs:read", _infobip_logs)],
+)
+def test_a_request_inside_the_keys_scopes_is_accepted(client, company, owner, scope, request_):
+    secret = create(client, owner, scopeGuids=[scope]).json()["apiKeySecret"]
+    response = request_(client, secret)
+    assert response.status_code == 200 and not FailedRequest.objects.exists(), response.content
