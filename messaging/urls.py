@@ -35,7 +35,7 @@ urlpatterns = [
     path("sms/1/reports", infobip.reports_v1, name="infobip_reports_v1"),
     path("sms/1/logs", infobip.logs_v1, name="infobip_logs_v1"),
     path("settings/2/api-keys", infobip_keys.api_keys, name="infobip_api_keys"),
-    path("settings/2/api-keys/<str:api_key_id>", infobip_keys.api_key, name="infobip_api_key"),
+    path("settings/2/api-keys/<str:apiKeyId>", infobip_keys.api_key, name="infobip_api_key"),
     # GatewayAPI dialect
     path("mobile/single", gatewayapi.mobile_single, name="gatewayapi_mobile_single"),
     # SMSGatewayCenter dialect

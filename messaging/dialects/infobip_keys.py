@@ -341,7 +341,10 @@ def parse_moment(raw: str, name: str) -> datetime:
         )
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):  # e.g. 9999-12-31T23:00:00-05:00
+        raise _invalid(name, f"{raw[:40]!r} is out of range.") from None
 
 
 @dataclass
@@ -644,11 +647,11 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 @login_not_required
 @require_http_methods(["GET", "PUT"])
-def api_key(request: HttpRequest, api_key_id: str) -> HttpResponse:
-    """GET (read) and PUT (update) /settings/2/api-keys/{apiKeyId}"""
+def api_key(request: HttpRequest, apiKeyId: str) -> HttpResponse:
+    """GET (read) and PUT (update) /settings/2/api-keys/{apiKeyId} (Infobip's parameter name)."""
 
     def operation(caller: _Caller, ctx: api.Context) -> dict[str, Any]:
-        authkey = _find(caller, api_key_id)
+        authkey = _find(caller, apiKeyId)
         if request.method == "PUT":
             return _update(request, caller, ctx, authkey)
         return _key_body(authkey, _Catalogue.load())
