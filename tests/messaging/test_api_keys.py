@@ -770,3 +770,37 @@ def test_a_request_inside_the_keys_scopes_is_accepted(client, company, owner, sc
     secret = create(client, owner, scopeGuids=[scope]).json()["apiKeySecret"]
     response = request_(client, secret)
     assert response.status_code == 200 and not FailedRequest.objects.exists(), response.content
+
+
+# --- The documentation ----------------------------------------------------------------------------
+
+
+def test_api_docs_page_documents_key_management_and_every_scope(client):
+    page = client.get("/api-docs/").content.decode()
+    assert 'id="api-keys"' in page and "/settings/2/api-keys/{apiKeyId}" in page
+    for scope in scopes.SCOPES:
+        assert f"<code>{scope}</code>" in page
+
+
+def test_documented_examples_work_as_shown(client, company, owner):
+    """The curl examples on /api-docs/ (Basic via -u)."""
+    body = {
+        "name": "Billing",
+        "allowedIPs": ["203.0.113.7"],
+        "validTo": "2031-09-01T10:00:00",
+        "scopeGuids": ["sms:message:send", "sms:logs:read"],
+    }
+    created = call(client, "post", URL, basic(owner), body).json()
+    assert created["scopeGuids"] == ["sms:logs:read", "sms:message:send"] and created["apiKeySecret"]
+    assert (
+        call(client, "put", f"{URL}/{created['id']}", basic(owner), {"enabled": False}).json()["enabled"]
+        is False
+    )
+    listed = call(client, "get", f"{URL}?page=0&size=20", basic(owner)).json()
+    assert listed["paging"] == {
+        "page": 0,
+        "pageSize": 20,
+        "orderDirection": "asc",
+        "totalCount": 1,
+        "totalPages": 1,
+    }
