@@ -21,7 +21,7 @@ from django.utils import timezone
 from accounts.models import Company
 from alerts.models import Alert
 from alerts.services import enqueue
-from authkeys.models import AuthKey
+from authkeys import selectors as authkey_selectors
 
 Kind = Alert.Kind
 Channel = Alert.Channel
@@ -88,11 +88,10 @@ def low_balance_alerts(*, now: datetime | None = None) -> int:
 def key_expiry_alerts(*, now: datetime | None = None) -> int:
     """Create the due key-expiry alerts; returns how many rows were created."""
     now = now or timezone.now()
-    horizon = now + timedelta(days=settings.ALERTS_KEY_EXPIRY_DAYS)
-    created = 0
-    expiring = AuthKey.objects.filter(
-        enabled=True, expires_at__gt=now, expires_at__lte=horizon, company__status=Company.Status.ACTIVE
+    expiring = authkey_selectors.keys_expiring(
+        within=timedelta(days=settings.ALERTS_KEY_EXPIRY_DAYS), now=now
     ).values_list("pk", "company_id", "name", "display_prefix", "expires_at")
+    created = 0
     for key_id, company_id, name, prefix, expires_at in expiring:
         assert expires_at is not None  # filtered above
         when = timezone.localtime(expires_at).strftime("%Y-%m-%d %H:%M %Z")

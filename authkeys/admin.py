@@ -250,6 +250,7 @@ class AuthKeyAdmin(admin.ModelAdmin):
         "rule",
         "ip_security",
         "enabled",
+        "valid_from",
         "expires_at",
         "created_by",
         "created_at",

@@ -29,7 +29,7 @@ from authkeys.ipaddrs import parse_client_ip
 from authkeys.models import CompanyAllowedIP, KeyAllowedIP, KeySecret, Rule
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-_CACHE_PREFIX = "authkeys:grant:"
+_CACHE_PREFIX = "authkeys:grant:v2:"  # v2: KeyGrant.valid_from
 _MISSING = "missing"
 
 
@@ -120,6 +120,7 @@ class KeyGrant:
     company_id: int
     company_status: str
     enabled: bool
+    valid_from: datetime | None
     expires_at: datetime | None
     secret_valid_until: datetime | None
     ip_security: bool
@@ -145,7 +146,8 @@ class Refusal(StrEnum):
     UNKNOWN = "unknown"
     COMPANY_INACTIVE = "company_inactive"  # see grant.company_status
     DISABLED = "disabled"
-    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"  # before the key's valid_from
+    EXPIRED = "expired"  # at or after the key's expires_at (validTo)
     IP_NOT_ALLOWED = "ip_not_allowed"  # error 418
 
 
@@ -161,7 +163,7 @@ class AuthResult:
 
 def authenticate_key(presented: str, ip: str) -> AuthResult:
     """The presented key and the client IP → the grant, or the first refusal in the documented
-    order: shape → exists → company status → enabled → expiry → IP security."""
+    order: shape → exists → company status → enabled → validity window → IP security."""
     if not keys.is_well_formed(presented):
         return AuthResult(None, Refusal.MALFORMED)
     return authenticate_digest(keys.digest(presented), ip)
@@ -186,6 +188,8 @@ def decide(grant: KeyGrant, ip: str, now: datetime) -> Refusal | None:
         return Refusal.COMPANY_INACTIVE
     if not grant.enabled:
         return Refusal.DISABLED
+    if grant.valid_from is not None and now < grant.valid_from:
+        return Refusal.NOT_YET_VALID
     if grant.expires_at is not None and grant.expires_at <= now:
         return Refusal.EXPIRED
     if not grant.ip_allowed(parse_client_ip(ip)):
@@ -232,6 +236,7 @@ _GRANT_COLUMNS = (
     "authkey__company_id",
     "authkey__company__status",
     "authkey__enabled",
+    "authkey__valid_from",
     "authkey__expires_at",
     "authkey__ip_security",
     "authkey__company__api_security__additional_security",
@@ -305,7 +310,7 @@ def load_grant(digest: str) -> KeyGrant | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    (valid_until, authkey_id, name, company_id, status, enabled, expires_at, ip_security,
+    (valid_until, authkey_id, name, company_id, status, enabled, valid_from, expires_at, ip_security,
      additional_security, rule_id, all_services, key_ips, company_ips, rule_services) = row  # fmt: skip
     return KeyGrant(
         authkey_id=authkey_id,
@@ -313,6 +318,7 @@ def load_grant(digest: str) -> KeyGrant | None:
         company_id=company_id,
         company_status=status,
         enabled=bool(enabled),
+        valid_from=_as_datetime(valid_from),
         expires_at=_as_datetime(expires_at),
         secret_valid_until=_as_datetime(valid_until),
         ip_security=bool(ip_security),

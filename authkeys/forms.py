@@ -71,8 +71,13 @@ class KeySettingsForm(forms.Form):
         empty_label=None,
         help_text="Which services the key may use. Manage rules under Settings → Rules.",
     )
+    valid_from = forms.DateTimeField(
+        label="Valid from (optional)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
     expires_at = forms.DateTimeField(
-        label="Expiry (optional)",
+        label="Valid to / expiry (optional)",
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
@@ -82,10 +87,13 @@ class KeySettingsForm(forms.Form):
         rule_field = self.fields["rule"]
         assert isinstance(rule_field, forms.ModelChoiceField)
         rule_field.queryset = selectors.rules_for_company(company=company)
+        zone = timezone.get_current_timezone_name()
         self.fields[
-            "expires_at"
-        ].help_text = (
-            f"Leave empty for a key that does not expire. Time zone: {timezone.get_current_timezone_name()}."
+            "valid_from"
+        ].help_text = f"The key is refused before this moment. Leave empty for “from now”. Time zone: {zone}."
+        self.fields["expires_at"].help_text = (
+            f"The key is refused from this moment on. Leave empty for a key that does not expire. "
+            f"Time zone: {zone}."
         )
 
     def clean_name(self) -> str:
@@ -93,6 +101,14 @@ class KeySettingsForm(forms.Form):
 
     def clean_use_case(self) -> str:
         return services.clean_use_case(self.cleaned_data["use_case"])
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        try:
+            services.check_validity(cleaned.get("valid_from"), cleaned.get("expires_at"))
+        except ValidationError as error:
+            self.add_error("expires_at", error)
+        return cleaned
 
 
 class KeyCreateForm(KeySettingsForm):

@@ -1,3 +1,5 @@
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -45,14 +47,24 @@ class Rule(models.Model):
         return self.company_id is None
 
 
+def new_public_id() -> str:
+    """An API key's id over the key-management API (Infobip's apiKeyId shape: 32 upper-case hex
+    characters), random so that it tells nothing about other keys or companies."""
+    return secrets.token_hex(16).upper()
+
+
 class AuthKey(models.Model):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="authkeys")
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     name = models.CharField(max_length=50)
     use_case = models.CharField("where are you integrating", max_length=60, blank=True)
     rule = models.ForeignKey(Rule, on_delete=models.PROTECT, related_name="authkeys")
     ip_security = models.BooleanField("IP security", default=True)
     enabled = models.BooleanField(default=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
+    # The validity window (Infobip's validFrom / validTo): the key is refused before valid_from
+    # (empty: from creation) and from expires_at on (empty: no expiry), to the exact instant.
+    valid_from = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField("valid to", null=True, blank=True)
     display_prefix = models.CharField(max_length=16, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -73,6 +85,10 @@ class AuthKey(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_not_yet_valid(self) -> bool:
+        return self.valid_from is not None and timezone.now() < self.valid_from
 
 
 class KeySecret(models.Model):

@@ -1,6 +1,8 @@
 """Reads for the Authkey section. Everything is looked up through the user's company, so another
 company's keys, IPs, rules and events are 404, exactly as if they did not exist."""
 
+from datetime import datetime, timedelta
+
 from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
@@ -98,3 +100,26 @@ def security_events(*, company: Company) -> QuerySet[SecurityEvent]:
         .select_related("actor_user", "actor_key")
         .order_by("-created_at", "-pk")
     )
+
+
+def keys_expiring(*, within: timedelta, now: datetime) -> QuerySet[AuthKey]:
+    """Enabled keys of active companies whose validity ends (expires_at, Infobip's validTo) after
+    `now` and at or before `now + within`, soonest first: what the expiry alert warns about (the
+    alert itself remembers which keys it has warned about, so each is warned once)."""
+    return (
+        AuthKey.objects.filter(
+            enabled=True,
+            company__status=Company.Status.ACTIVE,
+            expires_at__gt=now,
+            expires_at__lte=now + within,
+        )
+        .select_related("company")
+        .order_by("expires_at", "pk")
+    )
+
+
+def rule_service_codes(*, rule: Rule) -> frozenset[str]:
+    """The service codes a rule allows (the whole catalogue for the built-in "All services")."""
+    if rule.all_services:
+        return frozenset(Service.objects.values_list("code", flat=True))
+    return frozenset(service.code for service in rule.services.all())

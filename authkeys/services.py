@@ -92,6 +92,21 @@ def _check_expiry(expires_at: datetime | None) -> None:
         raise ValidationError("The expiry must be in the future.", code="expiry_past")
 
 
+def check_validity(valid_from: datetime | None, expires_at: datetime | None) -> None:
+    """The validity window: the end (valid to / expiry) after the start (valid from)."""
+    if valid_from is not None and expires_at is not None and expires_at <= valid_from:
+        raise ValidationError(
+            "The expiry (valid to) must be after the start of validity (valid from).", code="validity_order"
+        )
+
+
+class _Unchanged:
+    """Marker: leave the field as it is."""
+
+
+UNCHANGED = _Unchanged()
+
+
 def _check_name_free(company: Company, name: str, exclude_pk: int | None = None) -> None:
     taken = AuthKey.objects.filter(company=company, name__iexact=name)
     if exclude_pk is not None:
@@ -115,13 +130,16 @@ def authkey_create(
     use_case: str = "",
     ip_security: bool = True,
     expires_at: datetime | None = None,
+    valid_from: datetime | None = None,
     actor_ip: str | None = None,
 ) -> tuple[AuthKey, str]:
-    """Create a key. Returns it with the full secret, which is shown once and never stored."""
+    """Create a key. Returns it with the full secret, which is shown once and never stored.
+    `valid_from` / `expires_at`: the validity window (empty: from creation / no expiry)."""
     name = clean_key_name(name)
     use_case = clean_use_case(use_case)
     _check_rule(company, rule)
     _check_expiry(expires_at)
+    check_validity(valid_from, expires_at)
     Company.objects.select_for_update().filter(pk=company.pk).first()  # serialise the limit check
     if AuthKey.objects.filter(company=company).count() >= settings.AUTHKEYS_MAX_PER_COMPANY:
         raise ValidationError(
@@ -137,6 +155,7 @@ def authkey_create(
         use_case=use_case,
         rule=rule,
         ip_security=ip_security,
+        valid_from=valid_from,
         expires_at=expires_at,
         display_prefix=keys.display_prefix(secret),
         created_by=actor,
@@ -161,6 +180,7 @@ def _key_snapshot(authkey: AuthKey) -> dict[str, Any]:
         "rule": authkey.rule.name,
         "ip_security": authkey.ip_security,
         "enabled": authkey.enabled,
+        "valid_from": authkey.valid_from.isoformat() if authkey.valid_from else None,
         "expires_at": authkey.expires_at.isoformat() if authkey.expires_at else None,
         "prefix": authkey.display_prefix,
     }
@@ -269,24 +289,29 @@ def authkey_update(
     use_case: str,
     rule: Rule,
     expires_at: datetime | None,
+    valid_from: datetime | _Unchanged | None = UNCHANGED,
     actor_ip: str | None = None,
 ) -> AuthKey:
-    """Edit the key's settings; one event lists what changed (kind "rule changed" if the rule did)."""
+    """Edit the key's settings; one event lists what changed (kind "rule changed" if the rule did).
+    `valid_from` is left as it is unless given."""
     authkey = AuthKey.objects.select_for_update().select_related("company", "rule").get(pk=authkey.pk)
     name = clean_key_name(name)
     use_case = clean_use_case(use_case)
     _check_rule(authkey.company, rule)
     if expires_at != authkey.expires_at:
         _check_expiry(expires_at)
+    new_valid_from = authkey.valid_from if isinstance(valid_from, _Unchanged) else valid_from
+    check_validity(new_valid_from, expires_at)
     if name.lower() != authkey.name.lower():
         _check_name_free(authkey.company, name, exclude_pk=authkey.pk)
     before = _key_snapshot(authkey)
     authkey.name, authkey.use_case, authkey.rule, authkey.expires_at = name, use_case, rule, expires_at
+    authkey.valid_from = new_valid_from
     after = _key_snapshot(authkey)
     changed = [field for field in after if after[field] != before[field]]
     if not changed:
         return authkey
-    authkey.save(update_fields=["name", "use_case", "rule", "expires_at"])
+    authkey.save(update_fields=["name", "use_case", "rule", "valid_from", "expires_at"])
     record_event(
         company=authkey.company,
         kind=Kind.KEY_RULE_CHANGED if "rule" in changed else Kind.KEY_UPDATED,
@@ -561,6 +586,70 @@ def rule_delete(
     )
     rule.delete()
     auth.invalidate_keys(in_use)
+
+
+@transaction.atomic
+def rule_for_services(
+    *,
+    company: Company,
+    actor: User | None,
+    codes: frozenset[str],
+    current: Rule | None = None,
+    actor_ip: str | None = None,
+) -> Rule:
+    """The rule that allows exactly the services `codes` (API scopes, authkeys/scopes.py): the
+    `current` rule if it already does, else the company's oldest rule that does, else the built-in
+    "All services" rule when `codes` is the whole catalogue, else a new company rule (created
+    through rule_create: same validation and RULE_CREATED event as the Rules page)."""
+    catalogue = {service.code: service for service in Service.objects.all()}
+    unknown = sorted(codes - set(catalogue))
+    if unknown:
+        raise ValidationError(
+            "Unknown service(s): %(codes)s.", code="unknown_service", params={"codes": ", ".join(unknown)}
+        )
+    if not codes:
+        raise ValidationError("Pick at least one service for the rule.", code="no_services")
+
+    def grants(rule: Rule) -> set[str]:
+        return set(catalogue) if rule.all_services else {service.code for service in rule.services.all()}
+
+    if current is not None and (current.company_id in (None, company.pk)) and grants(current) == codes:
+        return current
+    for rule in Rule.objects.filter(company=company, all_services=False).prefetch_related("services"):
+        if grants(rule) == codes:
+            return rule
+    if codes == set(catalogue):
+        return Rule.objects.get(company__isnull=True, all_services=True)
+    chosen = sorted((catalogue[code] for code in codes), key=lambda service: service.name)
+    base = " + ".join(service.name for service in chosen)
+    if len(base) > 50:
+        base = f"API scopes ({len(chosen)} services)"
+    taken = {name.lower() for name in Rule.objects.filter(company=company).values_list("name", flat=True)}
+    name, number = base, 1
+    while name.lower() in taken:
+        number += 1
+        name = f"{base} ({number})"
+    return rule_create(company=company, actor=actor, name=name, services=chosen, actor_ip=actor_ip)
+
+
+@transaction.atomic
+def key_ips_replace(
+    *, authkey: AuthKey, actor: User | None, entries: list[str], actor_ip: str | None = None
+) -> None:
+    """Make the key's own allow-list exactly `entries` (each added or removed through key_ip_add /
+    key_ip_delete: same validation, one event per entry, cache invalidation). Refuses the whole
+    list if one entry is bad."""
+    wanted: list[str] = []
+    for entry in entries:
+        network = normalize_entry(entry)
+        if network not in wanted:
+            wanted.append(network)
+    for allowed in list(KeyAllowedIP.objects.filter(authkey=authkey).exclude(network__in=wanted)):
+        key_ip_delete(allowed=allowed, actor=actor, actor_ip=actor_ip)
+    present = set(KeyAllowedIP.objects.filter(authkey=authkey).values_list("network", flat=True))
+    for network in wanted:
+        if network not in present:
+            key_ip_add(authkey=authkey, actor=actor, entry=network, actor_ip=actor_ip)
 
 
 # --- Recent IPs -------------------------------------------------------------------------------

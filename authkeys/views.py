@@ -6,7 +6,7 @@ through selectors with the user's company, so another company's objects are 404.
 through authkeys.services; the full key is rendered once, in the response to the POST that made it.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -42,6 +42,7 @@ _FIELD_FOR_CODE = {
     "special_characters": "name",
     "taken": "name",
     "expiry_past": "expires_at",
+    "validity_order": "expires_at",
     "foreign_rule": "rule",
 }
 
@@ -57,6 +58,13 @@ def _require_manager(request: HttpRequest) -> None:
 
 def _field_for(error: ValidationError) -> str | None:
     return _FIELD_FOR_CODE.get(getattr(error, "code", None) or "")
+
+
+def _unless_untouched(typed: datetime | None, stored: datetime | None) -> datetime | None:
+    """A datetime-local input shows minutes only: the stored value when the typed one is it."""
+    if typed is not None and stored is not None and typed == stored.replace(second=0, microsecond=0):
+        return stored
+    return typed
 
 
 def _grace_label(seconds: int) -> str:
@@ -169,6 +177,7 @@ class KeyCreateView(KeyManagerMixin, View):
                     use_case=data["use_case"],
                     rule=data["rule"],
                     ip_security=data["ip_security"],
+                    valid_from=data["valid_from"],
                     expires_at=data["expires_at"],
                     actor_ip=actor_ip,
                 )
@@ -192,7 +201,7 @@ class KeyCreateView(KeyManagerMixin, View):
 
 
 class KeyEditView(KeyManagerMixin, View):
-    """The pencil: name, use case, rule and expiry."""
+    """The pencil: name, use case, rule and validity (valid from, valid to)."""
 
     template_name = "authkeys/key_form.html"
 
@@ -202,6 +211,7 @@ class KeyEditView(KeyManagerMixin, View):
             "name": authkey.name,
             "use_case": authkey.use_case,
             "rule": authkey.rule,
+            "valid_from": authkey.valid_from,
             "expires_at": authkey.expires_at,
         }
         return self._render(authkey, KeySettingsForm(initial=initial, company=request_company(request)))
@@ -213,13 +223,9 @@ class KeyEditView(KeyManagerMixin, View):
         if not form.is_valid():
             return self._render(authkey, form, status=400)
         data = form.cleaned_data
-        expires_at = data["expires_at"]
-        if (
-            expires_at is not None
-            and authkey.expires_at is not None
-            and expires_at == authkey.expires_at.replace(second=0, microsecond=0)
-        ):
-            expires_at = authkey.expires_at  # untouched (the input shows minutes only)
+        # Untouched values stay exact (the inputs show minutes only).
+        expires_at = _unless_untouched(data["expires_at"], authkey.expires_at)
+        valid_from = _unless_untouched(data["valid_from"], authkey.valid_from)
         try:
             services.authkey_update(
                 authkey=authkey,
@@ -227,6 +233,7 @@ class KeyEditView(KeyManagerMixin, View):
                 name=data["name"],
                 use_case=data["use_case"],
                 rule=data["rule"],
+                valid_from=valid_from,
                 expires_at=expires_at,
                 actor_ip=auth.client_ip(request),
             )

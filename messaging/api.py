@@ -203,6 +203,9 @@ def key_refusal(refusal: Refusal | None, grant: KeyGrant, ip: str) -> ApiError |
         return ApiError(_COMPANY_STATUS_CODES.get(grant.company_status, Code.SERVICE_TERMINATED))
     if refusal == Refusal.DISABLED:
         return ApiError(Code.INVALID_AUTHKEY, "This authentication key is disabled.")
+    if refusal == Refusal.NOT_YET_VALID:
+        start = f"{grant.valid_from:%Y-%m-%d %H:%M:%S}"
+        return ApiError(Code.INVALID_AUTHKEY, f"This authentication key is not valid before {start} UTC.")
     if refusal == Refusal.EXPIRED:
         return ApiError(Code.INVALID_AUTHKEY, "This authentication key has expired.")
     if refusal == Refusal.IP_NOT_ALLOWED:

@@ -86,7 +86,11 @@ def ip_check(*, authkey: AuthKey, ip: str, now: datetime | None = None) -> IpChe
     error = api.key_refusal(auth.decide(grant, canonical, now), grant, canonical)
     company_active = grant.company_status == Company.Status.ACTIVE
     expired = grant.expires_at is not None and grant.expires_at <= now
-    if grant.expires_at is None:
+    not_yet = grant.valid_from is not None and now < grant.valid_from
+    if not_yet:
+        assert grant.valid_from is not None
+        expiry = f"The key is not valid before {grant.valid_from:%Y-%m-%d %H:%M} UTC."
+    elif grant.expires_at is None:
         expiry = "The key does not expire."
     elif expired:
         expiry = f"The key expired at {grant.expires_at:%Y-%m-%d %H:%M} UTC."
@@ -111,7 +115,7 @@ def ip_check(*, authkey: AuthKey, ip: str, now: datetime | None = None) -> IpChe
             grant.enabled,
             "The key is enabled." if grant.enabled else "The key is disabled: enable it on the Authkey page.",
         ),
-        Step("Expiry", not expired, expiry),
+        Step("Expiry", not (expired or not_yet), expiry),
         _ip_step(grant, authkey, canonical),
         Step(
             "Global blacklist",

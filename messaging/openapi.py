@@ -13,6 +13,8 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from authkeys import scopes
+
 OPENAPI_VERSION = "3.1.0"
 
 JSON = "application/json"
@@ -574,6 +576,157 @@ def _smsgatewaycenter_regenerate() -> dict[str, Any]:
     }
 
 
+# --- Infobip API-key management -----------------------------------------------------------------
+
+_IB_KEY_ERROR = _obj(
+    {
+        "errorCode": _str(enum=["E400", "E401", "E403", "E404", "E429", "E500"]),
+        "description": _str("Catalogue refusals start with the code, e.g. [207]."),
+        "action": _str(),
+        "violations": {
+            "type": "array",
+            "items": _obj({"property": _str("e.g. name, allowedIPs[1], validTo"), "violation": _str()}),
+        },
+        "resources": {"type": "array", "items": _obj({"name": _str(), "url": _str()})},
+        "requestError": _IB_ERROR_V2["properties"]["requestError"],
+    },
+    ["errorCode", "description", "action", "violations", "resources", "requestError"],
+    description="Infobip's ApiError shape, with the older requestError.serviceException alongside.",
+)
+_IB_DATE_TIME = "UTC, e.g. 2031-09-01T10:00:00 (an offset is accepted on input)."
+_IB_KEY_FIELDS: dict[str, Any] = {
+    "name": _str("Letters, digits, spaces, - and _ (at most 50)."),
+    "allowedIPs": {
+        "type": "array",
+        "items": _str("IPv4, IPv6 or CIDR."),
+        "description": "The key's own allow-list; empty: no IP restriction.",
+    },
+    "validFrom": {"type": ["string", "null"], "description": "Refused before this moment. " + _IB_DATE_TIME},
+    "validTo": {
+        "type": ["string", "null"],
+        "description": "Refused from this moment on; null: no expiry. Default on create: one year. "
+        + _IB_DATE_TIME,
+    },
+    "scopeGuids": {
+        "type": "array",
+        "items": _str(enum=scopes.known_scopes()),
+        "description": "API scopes; they set the key's rule. Default on create: every service.",
+    },
+    "permissions": {"type": "array", "items": _str(enum=["PUBLIC_API"])},
+    "enabled": {"type": "boolean"},
+    "accountId": _str("Optional; must be your own accountId (no sub-accounts)."),
+}
+_IB_KEY = _obj(
+    {
+        "id": _str("apiKeyId: 32 upper-case hex characters."),
+        "accountId": _str(),
+        "name": _str(),
+        "allowedIPs": {"type": "array", "items": _str()},
+        "validFrom": _str(),
+        "validTo": {"type": ["string", "null"]},
+        "enabled": {"type": "boolean"},
+        "permissions": {"type": "array", "items": _str()},
+        "scopeGuids": {"type": "array", "items": _str()},
+    },
+    ["id", "name", "allowedIPs", "validFrom", "validTo", "enabled", "scopeGuids"],
+)
+_IB_KEY_SECURITY: list[dict[str, list[str]]] = [{"Basic": []}, {"IBSSO": []}, {"Bearer": []}]
+
+
+def _ib_key_errors(*statuses: str) -> dict[str, Any]:
+    texts = {
+        "400": "Invalid input; violations name the property. Nothing was changed.",
+        "401": "Invalid or missing credentials (with WWW-Authenticate).",
+        "403": "An API key (App), a member's credentials, or a token without account-management:manage.",
+        "404": "No such key in this account.",
+        "429": "Daily creation limit reached (Retry-After: seconds to 00:00 UTC).",
+        "500": "Internal error.",
+    }
+    return {status: _json_response(texts[status], _IB_KEY_ERROR) for status in statuses}
+
+
+def _infobip_api_keys() -> dict[str, Any]:
+    parameters = [
+        _param("page", "query", "Page, from 0.", _int(minimum=0, maximum=100)),
+        _param("size", "query", "Keys per page (default 100).", _int(minimum=1, maximum=100)),
+        _param("orderBy", "query", "Default id.", _str(enum=["id", "name", "validFrom", "validTo"])),
+        _param("orderDirection", "query", "Default asc.", _str(enum=["asc", "desc"])),
+        _param("name", "query", "Only the key with this name (any case)."),
+        _param("enabled", "query", "Only enabled or disabled keys.", {"type": "boolean"}),
+        _param("apiKeySecret", "query", "Only the key with this secret."),
+        _param("accountId", "query", "Your own accountId (optional)."),
+    ]
+    listing = _obj(
+        {
+            "apiKeys": {"type": "array", "items": _IB_KEY},
+            "paging": _obj(
+                {
+                    "page": _int(),
+                    "pageSize": _int(),
+                    "orderDirection": _str(),
+                    "orderBy": _str(),
+                    "totalCount": _int(),
+                    "totalPages": _int(),
+                },
+                ["page", "pageSize", "totalCount", "totalPages"],
+            ),
+        },
+        ["apiKeys", "paging"],
+    )
+    created = {**_IB_KEY, "properties": {**_IB_KEY["properties"], "apiKeySecret": _str("Shown only here.")}}
+    created["required"] = [*_IB_KEY["required"], "apiKeySecret"]
+    return {
+        "get": {
+            "tags": ["Infobip"],
+            "operationId": "infobip_api_keys_list",
+            "summary": "List the account's API keys (paged; never the secrets)",
+            "security": _IB_KEY_SECURITY,
+            "parameters": parameters,
+            "responses": {
+                "200": _json_response("A page of keys.", listing),
+                **_ib_key_errors("400", "401", "403"),
+            },
+        },
+        "post": {
+            "tags": ["Infobip"],
+            "operationId": "infobip_api_keys_create",
+            "summary": "Create an API key (the secret is returned once)",
+            "security": _IB_KEY_SECURITY,
+            "requestBody": {"required": True, "content": {JSON: {"schema": _obj(_IB_KEY_FIELDS, ["name"])}}},
+            "responses": {
+                "200": _json_response("The key, with apiKeySecret.", created),
+                **_ib_key_errors("400", "401", "403", "429", "500"),
+            },
+        },
+    }
+
+
+def _infobip_api_key() -> dict[str, Any]:
+    parameter = [_param("apiKeyId", "path", "The key's id.", required=True)]
+    return {
+        "get": {
+            "tags": ["Infobip"],
+            "operationId": "infobip_api_key_get",
+            "summary": "Read an API key",
+            "security": _IB_KEY_SECURITY,
+            "parameters": parameter,
+            "responses": {"200": _json_response("The key.", _IB_KEY), **_ib_key_errors("401", "403", "404")},
+        },
+        "put": {
+            "tags": ["Infobip"],
+            "operationId": "infobip_api_key_update",
+            "summary": "Update an API key (absent fields are left as they are)",
+            "security": _IB_KEY_SECURITY,
+            "parameters": parameter,
+            "requestBody": {"required": True, "content": {JSON: {"schema": _obj(_IB_KEY_FIELDS)}}},
+            "responses": {
+                "200": _json_response("The key.", _IB_KEY),
+                **_ib_key_errors("400", "401", "403", "404", "500"),
+            },
+        },
+    }
+
+
 # --- The document -------------------------------------------------------------------------------
 
 SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
@@ -628,6 +781,8 @@ def build() -> dict[str, Any]:
         "/sms/1/logs": _infobip_results(1, logs=True),
         "/mobile/single": _gatewayapi_single(),
         "/SMSApi/rest/regenerateAPIKey": _smsgatewaycenter_regenerate(),
+        "/settings/2/api-keys": _infobip_api_keys(),
+        "/settings/2/api-keys/{apiKeyId}": _infobip_api_key(),
     }
     return {
         "openapi": OPENAPI_VERSION,

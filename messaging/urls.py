@@ -1,7 +1,7 @@
 from django.urls import path
 
 from messaging import flows, openapi, views
-from messaging.dialects import gatewayapi, infobip, msg91, smsgatewaycenter
+from messaging.dialects import gatewayapi, infobip, infobip_keys, msg91, smsgatewaycenter
 
 app_name = "messaging"
 
@@ -33,6 +33,8 @@ urlpatterns = [
     path("sms/3/logs", infobip.logs_v3, name="infobip_logs_v3"),
     path("sms/1/reports", infobip.reports_v1, name="infobip_reports_v1"),
     path("sms/1/logs", infobip.logs_v1, name="infobip_logs_v1"),
+    path("settings/2/api-keys", infobip_keys.api_keys, name="infobip_api_keys"),
+    path("settings/2/api-keys/<str:apiKeyId>", infobip_keys.api_key, name="infobip_api_key"),
     # GatewayAPI dialect
     path("mobile/single", gatewayapi.mobile_single, name="gatewayapi_mobile_single"),
     # SMSGatewayCenter dialect

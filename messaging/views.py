@@ -17,6 +17,7 @@ from django.views.generic import TemplateView
 
 from accounts.otp import CompanyMemberRequiredMixin, OtpVerifiedRequiredMixin, SecurityManagerRequiredMixin
 from accounts.request import request_company, request_user
+from authkeys import scopes
 from authkeys import selectors as authkey_selectors
 from authkeys.auth import client_ip
 from messaging import diagnostics, selectors, services
@@ -212,4 +213,6 @@ class ApiDocsView(TemplateView):
             "catalogue": sorted(CATALOGUE.values(), key=lambda entry: entry.code.value),
             "base_url": self.request.build_absolute_uri("/").rstrip("/"),
             "max_parts": settings.SMS_MAX_PARTS,
+            "scopes": sorted((scope, sorted(codes)) for scope, codes in scopes.SCOPES.items()),
+            "key_create_per_day": settings.AUTHKEYS_API_CREATE_PER_DAY,
         }

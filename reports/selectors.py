@@ -16,6 +16,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from accounts.models import BalanceCredit, Company
+from authkeys import selectors as authkey_selectors
 from authkeys.models import AuthKey
 from messaging.models import FailedRequest, Message, Recipient
 
@@ -273,12 +274,9 @@ def dashboard(
         .order_by("-n", "client_ip")[:5]
     )
     expiring = list(
-        AuthKey.objects.filter(
-            company=company,
-            enabled=True,
-            expires_at__gt=now,
-            expires_at__lte=now + timedelta(days=expiring_within),
-        ).order_by("expires_at")[:10]
+        authkey_selectors.keys_expiring(within=timedelta(days=expiring_within), now=now).filter(
+            company=company
+        )[:10]
     )
     return Dashboard(
         today=today,

@@ -4,15 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('alerts', '0001_initial'),
+        ("alerts", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='alert',
-            name='kind',
-            field=models.CharField(choices=[('ip_refused_418', '418: IP not whitelisted'), ('api_refused', 'API request refused'), ('ip_refused_digest', '418 digest'), ('api_refused_digest', 'API refusals digest'), ('security_change', 'Security change'), ('low_balance', 'Balance below the alert threshold'), ('key_expiring', 'API key expires soon')], max_length=20),
+            model_name="alert",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("ip_refused_418", "418: IP not whitelisted"),
+                    ("api_refused", "API request refused"),
+                    ("ip_refused_digest", "418 digest"),
+                    ("api_refused_digest", "API refusals digest"),
+                    ("security_change", "Security change"),
+                    ("low_balance", "Balance below the alert threshold"),
+                    ("key_expiring", "API key expires soon"),
+                ],
+                max_length=20,
+            ),
         ),
     ]

@@ -280,6 +280,10 @@ AUTHKEYS_MAX_PER_COMPANY = env.int("AUTHKEYS_MAX_PER_COMPANY", default=100)
 AUTHKEYS_MAX_IPS_PER_KEY = env.int("AUTHKEYS_MAX_IPS_PER_KEY", default=100)
 AUTHKEYS_MAX_IPS_PER_COMPANY = env.int("AUTHKEYS_MAX_IPS_PER_COMPANY", default=500)
 AUTHKEYS_MAX_GRACE_SECONDS = 24 * 60 * 60
+# Key management over the API (/settings/2/api-keys): keys created per company per UTC day (Infobip
+# allows 40), and the validity of a key created there without validTo (Infobip: one year; 0: none).
+AUTHKEYS_API_CREATE_PER_DAY = env.int("AUTHKEYS_API_CREATE_PER_DAY", default=40)
+AUTHKEYS_API_DEFAULT_VALIDITY_DAYS = env.int("AUTHKEYS_API_DEFAULT_VALIDITY_DAYS", default=365)
 
 # --- SMS API ----------------------------------------------------------------------------------
 SMS_MAX_PARTS = env.int("SMS_MAX_PARTS", default=10)

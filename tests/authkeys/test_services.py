@@ -109,6 +109,7 @@ def _key_snapshot(**overrides):
         "rule": "All services",
         "ip_security": True,
         "enabled": True,
+        "valid_from": None,
         "expires_at": None,
         "prefix": ANY,
     }

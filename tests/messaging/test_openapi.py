@@ -73,6 +73,8 @@ def test_document_covers_every_api_route():
         ("/sms/3/reports", {"get"}),
         ("/mobile/single", {"post"}),
         ("/SMSApi/rest/regenerateAPIKey", {"get", "post"}),
+        ("/settings/2/api-keys", {"get", "post"}),
+        ("/settings/2/api-keys/{apiKeyId}", {"get", "put"}),
     ],
 )
 def test_document_methods(path, methods):
@@ -146,7 +148,7 @@ def _auth_headers(path: str, secret: str, user) -> dict[str, str]:  # type: igno
         return {"Authorization": f"Token {secret}"}
     if path.startswith("/SMSApi/"):
         return {"apiKey": secret}
-    if path == "/auth/1/session":
+    if path == "/auth/1/session" or path.startswith("/settings/"):  # key management: a user's Basic
         basic = base64.b64encode(f"{user.email}:{PASSWORD}".encode()).decode()
         return {"Authorization": f"Basic {basic}"}
     return {"Authorization": f"App {secret}"}
