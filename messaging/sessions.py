@@ -257,3 +257,27 @@ def authenticate_access_token(token: str, ip: str) -> AuthResult:
     if secret_digest is None:
         return AuthResult(None, Refusal.UNKNOWN)
     return auth.authenticate_digest(secret_digest, ip, cached=False)
+
+
+# --- Housekeeping and revocation (Celery beat, the staff admin) ---------------------------------
+
+
+def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
+    """Delete expired IBSSO sessions and OAuth access tokens (they authenticate nothing: both
+    lookups already require `expires_at > now`). Run periodically by
+    messaging.tasks.purge_expired_credentials; returns how many rows of each went."""
+    now = now or timezone.now()
+    sessions_deleted = ApiSession.objects.filter(expires_at__lte=now).delete()[0]
+    tokens_deleted = OAuthAccessToken.objects.filter(expires_at__lte=now).delete()[0]
+    return {"sessions": sessions_deleted, "access_tokens": tokens_deleted}
+
+
+def sessions_revoke(*, session_ids: list[int]) -> int:
+    """Revoke IBSSO sessions at once (staff): the next request with their token gets 207, and
+    the user may create a new session. Returns how many were revoked."""
+    return ApiSession.objects.filter(pk__in=session_ids).delete()[0]
+
+
+def access_tokens_revoke(*, token_ids: list[int]) -> int:
+    """Revoke OAuth access tokens at once (staff): the next request with them gets 207."""
+    return OAuthAccessToken.objects.filter(pk__in=token_ids).delete()[0]

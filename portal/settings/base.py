@@ -289,6 +289,8 @@ SMS_DEFAULT_ROUTE = env.str("SMS_DEFAULT_ROUTE", default="transactional")
 # minutes) and of OAuth 2.0 access tokens (POST /auth/1/oauth2/token).
 INFOBIP_SESSION_SECONDS = env.int("INFOBIP_SESSION_SECONDS", default=60 * 60)
 INFOBIP_ACCESS_TOKEN_SECONDS = env.int("INFOBIP_ACCESS_TOKEN_SECONDS", default=60 * 60)
+# How often beat purges expired sessions and access tokens (messaging.tasks.purge_expired_credentials).
+API_CREDENTIALS_PURGE_SECONDS = env.float("API_CREDENTIALS_PURGE_SECONDS", default=60 * 60.0)
 
 # --- SMS delivery (customer messages accepted by the API) -------------------------------------
 # Not SMS_BACKEND above (the portal's own OTPs and notices): the backend that hands customers'
@@ -317,5 +319,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": SMS_OUTBOX_SWEEP_SECONDS,
         # A sweep nobody ran in time is pointless: the next one is already on its way.
         "options": {"expires": SMS_OUTBOX_SWEEP_SECONDS},
+    },
+    "messaging-purge-expired-credentials": {
+        "task": "messaging.tasks.purge_expired_credentials",
+        "schedule": API_CREDENTIALS_PURGE_SECONDS,
+        "options": {"expires": API_CREDENTIALS_PURGE_SECONDS},
     },
 }
