@@ -279,7 +279,7 @@ _IB_ERROR_V2 = _obj(
 )
 _IB_ERROR_V3 = _obj(
     {
-        "errorCode": _str(enum=["E400", "E401", "E403", "E500"]),
+        "errorCode": _str(enum=["E400", "E401", "E403", "E429", "E500"]),
         "description": _str(),
         "action": _str(),
         "violations": {"type": "array", "items": _obj({"property": _str(), "violation": _str()})},
@@ -308,6 +308,7 @@ def _ib_errors(error: dict[str, Any]) -> dict[str, Any]:
             ("400", "Invalid request or policy refusal."),
             ("401", "Invalid credentials (with WWW-Authenticate)."),
             ("403", "Service, IP or account refused."),
+            ("429", "Password credentials locked by the brute-force throttle (with Retry-After)."),
             ("500", "Internal error."),
         )
     }
@@ -462,6 +463,7 @@ def _infobip_oauth() -> dict[str, Any]:
                 "400": _json_response("Protocol error or refusal.", error),
                 "401": _json_response("Invalid client.", error),
                 "403": _json_response("Refused (IP, account, service).", error),
+                "429": _json_response("Client locked by the brute-force throttle (Retry-After).", error),
                 "500": _json_response("Internal error.", error),
             },
         }
@@ -550,6 +552,10 @@ def _smsgatewaycenter_regenerate() -> dict[str, Any]:
         "200": {"description": "The new key (the old one stops working at once).", "content": content},
         "401": {"description": "Invalid or missing credentials (911).", "content": content},
         "403": {"description": "Permission, IP or account refused.", "content": content},
+        "429": {
+            "description": "userId or IP locked by the brute-force throttle (911, Retry-After).",
+            "content": content,
+        },
         "500": {"description": "Internal error (506).", "content": content},
     }
     op = {

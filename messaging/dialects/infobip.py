@@ -49,7 +49,12 @@ with the catalogue code ("[418] IP … is not whitelisted …"), as in Failed Lo
 Infobip id): 401 UNAUTHORIZED (+ `WWW-Authenticate`) for credentials (104, 105, 201, 207); 403
 FORBIDDEN for the rule/service, IP (418, 208) and the account (301, 302, 303, 421); 500
 GENERAL_ERROR for internal errors (506); 400 BAD_REQUEST for everything else (validation and
-policy, with the field in validationErrors / violations where one is known).
+policy, with the field in validationErrors / violations where one is known); 429
+TOO_MANY_REQUESTS (sms/3: E429; OAuth: error "invalid_client") with `Retry-After` while the
+brute-force throttle (messaging/throttle.py) locks the username / client_id or the client IP of
+password-style credentials (Basic, POST /auth/1/session, the OAuth client credentials): the
+credentials are then refused without being checked, and the refusal keeps its catalogue code
+(201, or 207 for OAuth) in Failed Logs.
 """
 
 import base64
@@ -71,7 +76,7 @@ from django.views.decorators.http import require_http_methods
 
 from authkeys import keys, services_catalogue
 from authkeys.auth import KeyGrant
-from messaging import api, sessions
+from messaging import api, sessions, throttle
 from messaging.catalogue import ApiError, Code
 from messaging.credentials import BASIC, IBSSO, Presented, decode_basic, presented_key
 from messaging.models import Message, Recipient
@@ -163,17 +168,25 @@ def _rejected(error: ApiError) -> dict[str, Any]:
 # --- Errors -------------------------------------------------------------------------------------
 
 _FORBIDDEN = frozenset({Code.IP_NOT_WHITELISTED, Code.IP_BLACKLISTED})
-_MESSAGE_IDS = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 500: "GENERAL_ERROR"}
+_MESSAGE_IDS = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    429: "TOO_MANY_REQUESTS",
+    500: "GENERAL_ERROR",
+}
 _ACTIONS = {
     400: "Correct the request as the description and violations say, then send it again.",
     401: "Check the credentials in the Authorization header (App, Basic, IBSSO or Bearer).",
     403: "Check the account status and balance, the key's rule and the IP security settings.",
+    429: "Too many failed attempts: wait for the time in Retry-After, then use the right credentials.",
     500: "Try again later; if it persists, contact your account manager with the time of the request.",
 }
 _OAUTH_ERRORS = {
     400: "invalid_request",
     401: "invalid_client",
     403: "unauthorized_client",
+    429: "invalid_client",
     500: "server_error",
 }
 # Catalogue code → the field of a message entry it is about, per API version ({i}: entry index).
@@ -214,6 +227,8 @@ class _BodyError(ApiError):
 
 
 def http_status(error: ApiError) -> int:
+    if isinstance(error, throttle.Throttled):
+        return 429
     kind = error.entry.kind
     if kind == "internal":
         return 500
@@ -237,9 +252,11 @@ def _property(error: ApiError, fields: dict[Code, str], index: int | None) -> st
     return template.format(i=index)
 
 
-def _challenge(response: HttpResponse) -> HttpResponse:
+def _challenge(response: HttpResponse, error: ApiError | None = None) -> HttpResponse:
     if response.status_code == 401:
         response["WWW-Authenticate"] = WWW_AUTHENTICATE
+    if isinstance(error, throttle.Throttled):
+        response["Retry-After"] = str(error.retry_after)
     return response
 
 
@@ -254,7 +271,7 @@ def _service_exception(error: ApiError, index: int | None = None) -> dict[str, A
 
 def render_v2_error(error: ApiError, index: int | None = None) -> HttpResponse:
     """sms/2, sms/1 and auth endpoints: requestError.serviceException."""
-    return _challenge(JsonResponse(_service_exception(error, index), status=http_status(error)))
+    return _challenge(JsonResponse(_service_exception(error, index), status=http_status(error)), error)
 
 
 def render_v3_error(error: ApiError, index: int | None = None) -> HttpResponse:
@@ -269,7 +286,7 @@ def render_v3_error(error: ApiError, index: int | None = None) -> HttpResponse:
         "violations": violations,
         "resources": [],
     }
-    return _challenge(JsonResponse(body, status=status))
+    return _challenge(JsonResponse(body, status=status), error)
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
@@ -593,10 +610,14 @@ TOKEN_ENDPOINT = "/auth/1/oauth2/token"  # noqa: S105 (a path, not a secret)
 
 
 def _oauth_error(
-    status: int, error: str, description: str, extra: dict[str, Any] | None = None
+    status: int,
+    error: str,
+    description: str,
+    extra: dict[str, Any] | None = None,
+    refusal: ApiError | None = None,
 ) -> HttpResponse:
     body = {"error": error, "error_description": description, **(extra or {})}
-    return _no_store(_challenge(JsonResponse(body, status=status)))
+    return _no_store(_challenge(JsonResponse(body, status=status), refusal))
 
 
 def _client_credentials(request: HttpRequest) -> tuple[str, str]:
@@ -634,11 +655,15 @@ def oauth_token(request: HttpRequest) -> HttpResponse:
     ctx = api.Context.of(request, dialect=DIALECT, endpoint=TOKEN_ENDPOINT)
     secret = ""
 
+    client_id = ""
+
     def extract() -> Presented:
-        nonlocal secret
+        nonlocal secret, client_id
         client_id, secret = _client_credentials(request)
         if not secret:
             raise ApiError(Code.INVALID_AUTHKEY, "Missing client_secret: it is your API key.")
+        # Client credentials are guessed like passwords: the brute-force throttle applies.
+        throttle.check(username=client_id, ip=ctx.client_ip, code=Code.INVALID_AUTHKEY)
         if client_id != keys.display_prefix(secret):
             raise ApiError(
                 Code.INVALID_AUTHKEY,
@@ -648,12 +673,19 @@ def oauth_token(request: HttpRequest) -> HttpResponse:
         return Presented(secret, "client_secret")
 
     try:
-        grant = api.authorize(ctx, extract, None)
+        try:
+            grant = api.authorize(ctx, extract, None)
+        except ApiError as error:
+            if secret and not isinstance(error, throttle.Throttled) and getattr(error, "grant", None) is None:
+                throttle.failed(username=client_id, ip=ctx.client_ip)  # a wrong or unknown secret
+            raise
         assert isinstance(grant, KeyGrant)  # the client_secret is an API key
         token, expires_in = _issue(ctx, grant, secret)
     except ApiError as error:
         status = http_status(error)
-        return _oauth_error(status, _OAUTH_ERRORS[status], error_text(error), _service_exception(error))
+        return _oauth_error(
+            status, _OAUTH_ERRORS[status], error_text(error), _service_exception(error), error
+        )
     api.record_success(ctx, grant)
     return _no_store(JsonResponse({"access_token": token, "expires_in": expires_in, "token_type": "Bearer"}))
 

@@ -289,6 +289,11 @@ SMS_DEFAULT_ROUTE = env.str("SMS_DEFAULT_ROUTE", default="transactional")
 # minutes) and of OAuth 2.0 access tokens (POST /auth/1/oauth2/token).
 INFOBIP_SESSION_SECONDS = env.int("INFOBIP_SESSION_SECONDS", default=60 * 60)
 INFOBIP_ACCESS_TOKEN_SECONDS = env.int("INFOBIP_ACCESS_TOKEN_SECONDS", default=60 * 60)
+# Brute-force throttle of password-style API credentials (messaging/throttle.py): failures per
+# username and per client IP within the window, beyond which they are refused without checking.
+API_AUTH_FAILURES_PER_USERNAME = env.int("API_AUTH_FAILURES_PER_USERNAME", default=10)
+API_AUTH_FAILURES_PER_IP = env.int("API_AUTH_FAILURES_PER_IP", default=50)
+API_AUTH_FAILURE_WINDOW_SECONDS = env.int("API_AUTH_FAILURE_WINDOW_SECONDS", default=15 * 60)
 # How often beat purges expired sessions and access tokens (messaging.tasks.purge_expired_credentials).
 API_CREDENTIALS_PURGE_SECONDS = env.float("API_CREDENTIALS_PURGE_SECONDS", default=60 * 60.0)
 
