@@ -51,6 +51,12 @@ class Message(models.Model):
     )
     flash = models.BooleanField(default=False)
     scheduled_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Not submitted by then: EXPIRED (GatewayAPI expiration, Infobip validityPeriod). "
+        "Empty: SMS_DELIVERY_VALIDITY_SECONDS after the schedule time or acceptance.",
+    )
     delivery = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.PENDING)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)

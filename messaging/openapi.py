@@ -323,6 +323,7 @@ def _infobip_send(version: int) -> dict[str, Any]:
                 "text": _str(),
                 "sendAt": _str(format="date-time"),
                 "flash": {"type": "boolean"},
+                "validityPeriod": _int("Minutes (at most 48 hours); undelivered by then: EXPIRED."),
             },
             ["destinations", "text"],
         )
@@ -337,7 +338,16 @@ def _infobip_send(version: int) -> dict[str, Any]:
                 "sender": _str(),
                 "destinations": _IB_DESTINATIONS,
                 "content": _obj({"text": _str()}, ["text"]),
-                "options": _obj({"flash": {"type": "boolean"}, "campaignReferenceId": _str()}),
+                "options": _obj(
+                    {
+                        "flash": {"type": "boolean"},
+                        "campaignReferenceId": _str(),
+                        "validityPeriod": _obj(
+                            {"amount": _int(), "timeUnit": _str(enum=["SECONDS", "MINUTES", "HOURS"])},
+                            ["amount"],
+                        ),
+                    }
+                ),
             },
             ["destinations", "content"],
         )
@@ -491,7 +501,10 @@ def _gatewayapi_single() -> dict[str, Any]:
             "recipient": _int("MSISDN with country code.", minimum=10**9, maximum=10**15 - 1),
             "label": _str(maxLength=32),
             "reference": _str(),
-            "expiration": _str(),
+            "expiration": _str(
+                "ISO 8601 date-time: not handed to the gateway by then, the message expires.",
+                format="date-time",
+            ),
         },
         ["sender", "message", "recipient"],
     )

@@ -20,15 +20,22 @@ Endpoints
   and Infobip's `requestError` side by side. A grant_type other than client_credentials is a
   protocol error (400 unsupported_grant_type / invalid_request), not a refusal in Failed Logs.
 - `POST /sms/2/text/advanced` {"bulkId"?, "messages": [{"from", "destinations": [{"to"}], "text",
-  "sendAt"?, "flash"?}]} → {"bulkId", "messages": [{"to", "status", "messageId", "smsCount"}]}.
+  "sendAt"?, "flash"?, "validityPeriod"? (minutes)}]}
+  → {"bulkId", "messages": [{"to", "status", "messageId", "smsCount"}]}.
 - `POST /sms/3/messages` {"messages": [{"sender", "destinations": [{"to"}], "content": {"text"},
-  "options"?: {"flash", "campaignReferenceId"}}], "options"?: {"schedule": {"bulkId", "sendAt"}}}
+  "options"?: {"flash", "campaignReferenceId", "validityPeriod": {"amount", "timeUnit"}}}],
+  "options"?: {"schedule": {"bulkId", "sendAt"}}}
   → {"bulkId", "messages": [{"messageId", "status", "destination", "details": {"messageCount"}}]}.
 - `GET /sms/3/reports`, `GET /sms/3/logs` (bulkId, messageId, limit; logs also destination,
   sender, generalStatus, sentSince, sentUntil) → {"results": [...]}; `GET /sms/1/reports` and
   `GET /sms/1/logs` in the older shapes. They need the "reports" service and return the current
   status of the company's recipients, newest first (limit default 50, at most 1000); unlike
   Infobip's reports endpoint, a report is not consumed by reading it.
+
+The validity period (timeUnit SECONDS, MINUTES (default) or HOURS) is counted from sendAt or
+acceptance and cut to SMS_DELIVERY_VALIDITY_SECONDS (48 h by default, Infobip's own maximum); a
+message not handed to the gateway within it expires (status EXPIRED). Not a positive whole number
+→ 307 with the validityPeriod field named.
 
 Numbers are international (`to` carries its country code; country "0" in the pipeline); there is
 no route, so the company's transactional route applies. `messageId` is the recipient's
@@ -246,6 +253,12 @@ def error_text(error: ApiError) -> str:
 def _property(error: ApiError, fields: dict[Code, str], index: int | None) -> str | None:
     if isinstance(error, _BodyError):
         return error.property
+    if isinstance(error, api.InvalidExpiry) and index is not None:
+        return (
+            f"messages[{index}].validityPeriod"
+            if fields is _V2_FIELDS
+            else f"messages[{index}].options.validityPeriod"
+        )
     template = fields.get(error.code)
     if template is None or index is None:
         return None
@@ -344,6 +357,21 @@ class _Entry:
     destinations: list[str]
 
 
+_SECONDS_PER_UNIT = {"SECONDS": 1, "MINUTES": 60, "HOURS": 3600}
+
+
+def _validity_seconds(amount: Any, unit: Any = "MINUTES") -> str | None:
+    """Infobip's validity period (sms/2 `validityPeriod` minutes; sms/3 options.validityPeriod
+    {"amount", "timeUnit": SECONDS|MINUTES|HOURS}, default MINUTES) as seconds for the pipeline,
+    which refuses anything that is not a positive whole number (307)."""
+    if amount is None:
+        return None
+    factor = _SECONDS_PER_UNIT.get(str(unit or "MINUTES").strip().upper())
+    if isinstance(amount, bool) or not isinstance(amount, int) or factor is None:
+        return f"{amount} {unit}"  # refused by the pipeline with the value in the message
+    return str(amount * factor)
+
+
 def _entries_v2(body: dict[str, Any]) -> tuple[list[_Entry], str | None]:
     entries = []
     for message in _messages(body):
@@ -355,9 +383,17 @@ def _entries_v2(body: dict[str, Any]) -> tuple[list[_Entry], str | None]:
             country="0",  # Infobip numbers are international
             schedule=_text(message.get("sendAt")),
             flash=message.get("flash") is True,
+            validity_seconds=_validity_seconds(message.get("validityPeriod")),
         )
         entries.append(_Entry(request, destinations))
     return entries, _text(body.get("bulkId"))
+
+
+def _validity(value: Any) -> str | None:
+    """sms/3 options.validityPeriod: {"amount", "timeUnit"} (a bare number: minutes)."""
+    if not isinstance(value, dict):
+        return _validity_seconds(value)
+    return _validity_seconds(value.get("amount"), value.get("timeUnit")) or "missing amount"
 
 
 def _entries_v3(body: dict[str, Any]) -> tuple[list[_Entry], str | None]:
@@ -374,6 +410,7 @@ def _entries_v3(body: dict[str, Any]) -> tuple[list[_Entry], str | None]:
             schedule=_text(schedule.get("sendAt")),
             campaign=_text(options.get("campaignReferenceId")),
             flash=options.get("flash") is True,
+            validity_seconds=_validity(options.get("validityPeriod")),
         )
         entries.append(_Entry(request, destinations))
     return entries, _text(schedule.get("bulkId"))
