@@ -84,6 +84,8 @@ class SendRequest:
     # `expiration`) or a validity period in seconds (Infobip `validityPeriod`, converted).
     expiration: str | None = None
     validity_seconds: str | None = None
+    # The stored text once the message is handed over (an OTP SMS: the text with the code masked).
+    text_after_delivery: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,14 +107,21 @@ class Principal(Protocol):
     def may_use(self, service_code: str) -> bool: ...
 
 
-def send(ctx: Context, extract: Callable[[], tuple[Presented | None, SendRequest]]) -> Accepted:
-    """Run the pipeline. Raises ApiError (already recorded) on refusal."""
+def send(
+    ctx: Context,
+    extract: Callable[[], tuple[Presented | None, SendRequest]],
+    *,
+    within: Callable[[Message], None] | None = None,
+) -> Accepted:
+    """Run the pipeline. Raises ApiError (already recorded) on refusal. `within(message)` runs in
+    the acceptance transaction once the Message exists (e.g. messaging/otp.py stores the OTP with
+    it); whatever it raises rolls the acceptance back and is handled like any other failure."""
     grant: Principal | None = None
     presented: Presented | None = None
     try:
         presented, request = extract()
         grant = _authenticate(ctx, presented)
-        accepted = _accept(ctx, grant, request)
+        accepted = _accept(ctx, grant, request, within)
     except ApiError as error:
         record_refusal(ctx, error, grant=grant, presented=presented)
         raise
@@ -378,7 +387,9 @@ def _duplicate_key(grant: Principal, sender: str, text: str, recipients: list[st
     return f"messaging:dup:{grant.company_id}:{fingerprint}"
 
 
-def _accept(ctx: Context, grant: Principal, request: SendRequest) -> Accepted:
+def _accept(
+    ctx: Context, grant: Principal, request: SendRequest, within: Callable[[Message], None] | None = None
+) -> Accepted:
     now = timezone.now()
     checked = _validate(grant, request, now)
     recipients: list[str] = checked["recipients"]
@@ -407,6 +418,7 @@ def _accept(ctx: Context, grant: Principal, request: SendRequest) -> Accepted:
                 sender=checked["sender"],
                 route=checked["route"],
                 text=checked["text"],
+                text_after_delivery=request.text_after_delivery,
                 encoding=segmentation.encoding,
                 parts=segmentation.parts,
                 recipient_count=len(recipients),
@@ -435,6 +447,8 @@ def _accept(ctx: Context, grant: Principal, request: SendRequest) -> Accepted:
                 ],
                 batch_size=1000,
             )
+            if within is not None:
+                within(message)
             _on_commit_deliver(message)
     except BaseException:
         cache.delete(duplicate_key)  # nothing was sent: a corrected retry must not be a "duplicate"

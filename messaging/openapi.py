@@ -239,6 +239,59 @@ def _msg91_flow(operation: str) -> dict[str, Any]:
     }
 
 
+_OTP_PARAMS: dict[str, dict[str, Any]] = {
+    "mobile": _str("The number with its country code.", examples=["919876543210"]),
+    "message": _str(
+        "SMS text with ##OTP## where the code goes (default: Your verification code is ##OTP##.)."
+    ),
+    "sender": _str("Sender id (default OTPSMS)."),
+    "otp": _str("Your own code, 4 to 9 digits (default: a random one)."),
+    "otp_length": _str("Digits of a random code, 4 to 9 (default 4)."),
+    "otp_expiry": _str("Minutes the code stays valid, 1 to 10080 (default 1440)."),
+    "template_id": _str("v5: an approved flow whose ##OTP## takes the code."),
+    "retrytype": _str("text (voice is not supported).", enum=["text", "voice"]),
+}
+_OTP_ACTIONS = {
+    "send": (["mobile", "message", "sender", "otp", "otp_length", "otp_expiry"], "Text a one-time code"),
+    "retry": (["mobile", "retrytype"], "Text a new code for the mobile's current OTP"),
+    "verify": (["mobile", "otp"], "Verify a code (consumed once, bounded attempts)"),
+}
+
+
+def _msg91_otp(action: str, operation: str, *, v5: bool) -> dict[str, Any]:
+    names, summary = _OTP_ACTIONS[action]
+    if v5 and action == "send":
+        names = [*names, "template_id"]
+    reply = _obj(
+        {
+            "type": _str(enum=["success", "error"]),
+            "message": _str("The request id (legacy send) or the outcome, e.g. OTP verified success."),
+            "request_id": _str("v5 send: the request id."),
+            "code": _str("Catalogue code of a pipeline refusal, e.g. 301."),
+        },
+        ["type"],
+    )
+    common = {
+        "tags": ["MSG91"],
+        "summary": f"{summary} (MSG91 {'v5' if v5 else 'legacy'} OTP)",
+        "security": _MSG91_SECURITY,
+        "parameters": [
+            _param(name, "query", _OTP_PARAMS[name]["description"], _str())
+            | ({"required": True} if name == "mobile" else {})
+            for name in names
+        ],
+        "responses": {
+            "200": _json_response("The outcome (errors too answer HTTP 200, like MSG91).", reply),
+            "401": _json_response("Invalid API key, or its rule lacks the otp service.", _MSG91_ERROR_JSON),
+            "500": _json_response("Internal error (506).", _MSG91_ERROR_JSON),
+        },
+    }
+    return {
+        "get": {**common, "operationId": f"{operation}_get"},
+        "post": {**common, "operationId": f"{operation}_post"},
+    }
+
+
 # --- Infobip ------------------------------------------------------------------------------------
 
 _IB_STATUS = _obj(
@@ -637,6 +690,12 @@ def build() -> dict[str, Any]:
         "/api/getReport.php": _msg91_report("msg91_get_report", path_param=False),
         "/api/v5/flow/": _msg91_flow("msg91_flow"),
         "/api/v5/flow": _msg91_flow("msg91_flow_no_slash"),
+        "/api/sendotp.php": _msg91_otp("send", "msg91_sendotp", v5=False),
+        "/api/retryotp.php": _msg91_otp("retry", "msg91_retryotp", v5=False),
+        "/api/verifyRequestOTP.php": _msg91_otp("verify", "msg91_verify_otp", v5=False),
+        "/api/v5/otp": _msg91_otp("send", "msg91_otp", v5=True),
+        "/api/v5/otp/retry": _msg91_otp("retry", "msg91_otp_retry", v5=True),
+        "/api/v5/otp/verify": _msg91_otp("verify", "msg91_otp_verify", v5=True),
         "/auth/1/session": _infobip_session(),
         "/auth/1/oauth2/token": _infobip_oauth(),
         "/sms/2/text/advanced": _infobip_send(2),

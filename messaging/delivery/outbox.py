@@ -46,7 +46,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from messaging import delivery
@@ -111,6 +111,13 @@ def _expire(message_ids: list[int], now: datetime) -> None:
         status=Status.EXPIRED, error=EXPIRED_ERROR, status_at=now
     )
     Message.objects.filter(pk__in=message_ids).update(delivery=Delivery.EXPIRED, next_attempt_at=None)
+    _redact(Message.objects.filter(pk__in=message_ids))
+
+
+def _redact(messages: QuerySet[Message]) -> None:
+    """Replace the text of finished messages that carry a `text_after_delivery` (an OTP SMS
+    keeps its code only until it is handed over): one UPDATE, matching nothing for most."""
+    messages.exclude(text_after_delivery="").update(text=F("text_after_delivery"), text_after_delivery="")
 
 
 def expire_overdue(now: datetime) -> int:
@@ -237,6 +244,8 @@ def deliver(message_id: int) -> str:
             return "stopped: claim lost"
         if final:
             break
+    if message.text_after_delivery:
+        _redact(Message.objects.filter(pk=message_id, delivery=Delivery.SUBMITTED))
     backend.submitted(message)
     return f"submitted: {sent} recipients"
 
