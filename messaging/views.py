@@ -83,4 +83,10 @@ class ApiDocsView(TemplateView):
             "catalogue": sorted(CATALOGUE.values(), key=lambda entry: entry.code.value),
             "base_url": self.request.build_absolute_uri("/").rstrip("/"),
             "max_parts": settings.SMS_MAX_PARTS,
+            "otp_length": settings.OTP_API_DEFAULT_LENGTH,
+            "otp_expiry": settings.OTP_API_DEFAULT_EXPIRY_MINUTES,
+            "otp_attempts": settings.OTP_API_MAX_VERIFY_ATTEMPTS,
+            "otp_retries": settings.OTP_API_MAX_RETRIES,
+            "auth_failures": settings.API_AUTH_FAILURES_PER_USERNAME,
+            "auth_window": settings.API_AUTH_FAILURE_WINDOW_SECONDS,
         }

@@ -368,3 +368,11 @@ def test_an_otp_sms_that_expires_undelivered_is_masked_too(client, secret):
     message.refresh_from_db()
     assert (message.delivery, message.text) == (Message.Delivery.EXPIRED, "Your verification code is ******.")
     assert locmem.outbox == []
+
+
+def test_the_api_docs_page_documents_the_otp_endpoints(client, settings):
+    settings.OTP_API_MAX_VERIFY_ATTEMPTS = 7
+    page = client.get("/api-docs/").content.decode()
+    for path in (SEND, RETRY, VERIFY, V5_SEND, V5_RETRY, V5_VERIFY):
+        assert path in page
+    assert "after 7 wrong codes" in page and "retrytype=voice</code> is not supported" in page
