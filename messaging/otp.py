@@ -64,6 +64,7 @@ Invalid OTP parameters (otp, otp_length, otp_expiry, a message without ##OTP##, 
 """
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -84,6 +85,8 @@ from messaging.catalogue import ApiError, Code
 from messaging.credentials import Presented, presented_key
 from messaging.dialects import msg91
 from messaging.models import Message, OtpRequest
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_MESSAGE = "Your verification code is ##OTP##."
 PLACEHOLDER = re.compile(r"##otp##", re.IGNORECASE)
@@ -406,4 +409,9 @@ def endpoint(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"type": "error", "message": str(error)})
     except ApiError as error:
         return msg91.render("json", error=error)
+    except Exception as exc:  # verify/retry bookkeeping outside the pipeline: never leak details
+        logger.error("OTP %s failed on %s: %s", action, path, type(exc).__name__)
+        internal = ApiError(Code.INTERNAL_ERROR)
+        api.record_refusal(ctx, internal, presented=presented)
+        return msg91.render("json", error=internal)
     return _reply(outcome.kind, legacy, outcome.request_id)

@@ -376,3 +376,16 @@ def test_the_api_docs_page_documents_the_otp_endpoints(client, settings):
     for path in (SEND, RETRY, VERIFY, V5_SEND, V5_RETRY, V5_VERIFY):
         assert path in page
     assert "after 7 wrong codes" in page and "retrytype=voice</code> is not supported" in page
+
+
+def test_an_internal_failure_is_506_without_details(client, secret, monkeypatch):
+    send(client, secret, otp="1234")
+
+    def broken(**kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("database exploded: secret details")
+
+    monkeypatch.setattr("messaging.otp.otp_verify", broken)
+    response = call(client, VERIFY, secret, mobile=MOBILE, otp="1234")
+    assert response.status_code == 500
+    assert response.json()["code"] == "506" and "exploded" not in response.content.decode()
+    assert FailedRequest.objects.get().code == "506"
