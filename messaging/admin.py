@@ -19,6 +19,7 @@ from messaging.models import (
     GroupMember,
     Message,
     OAuthAccessToken,
+    OtpRequest,
     Recipient,
     Route,
     SenderId,
@@ -124,6 +125,21 @@ class OAuthAccessTokenAdmin(_Credentials):
     @admin.display(description="company")
     def company(self, obj: OAuthAccessToken) -> str:
         return str(obj.key_secret.authkey.company)
+
+
+@admin.register(OtpRequest)
+class OtpRequestAdmin(_ReadOnly):
+    """MSG91 OTP requests (messaging/otp.py): state only, never the code's digest."""
+
+    list_display = ("mobile", "company", "code_length", "attempts", "retries", "verified_at", "valid_until")
+    list_filter = ("created_at",)
+    search_fields = ("mobile", "company__name")
+    list_select_related = ("company",)
+    fields = (
+        "company", "authkey", "mobile", "sender", "template", "code_length", "attempts", "retries",
+        "verified_at", "valid_until", "message", "created_at",
+    )  # fmt: skip
+    readonly_fields = fields
 
 
 class BlockedIPForm(forms.ModelForm):

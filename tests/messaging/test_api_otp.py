@@ -389,3 +389,13 @@ def test_an_internal_failure_is_506_without_details(client, secret, monkeypatch)
     assert response.status_code == 500
     assert response.json()["code"] == "506" and "exploded" not in response.content.decode()
     assert FailedRequest.objects.get().code == "506"
+
+
+def test_staff_see_otp_requests_without_the_digest(admin_client, client, secret):
+    send(client, secret, otp="482913")
+    otp = OtpRequest.objects.get()
+    listing = admin_client.get("/staff/messaging/otprequest/", {"q": MOBILE}).content.decode()
+    detail = admin_client.get(f"/staff/messaging/otprequest/{otp.pk}/change/").content.decode()
+    assert MOBILE in listing and MOBILE in detail
+    for page in (listing, detail):
+        assert otp.token_digest not in page and "482913" not in page
