@@ -10,12 +10,12 @@ from django.utils.crypto import salted_hmac
 CODE_LENGTH = 6
 
 
-def new_code() -> str:
-    return f"{secrets.randbelow(10**CODE_LENGTH):0{CODE_LENGTH}d}"
+def new_code(length: int = CODE_LENGTH) -> str:
+    return f"{secrets.randbelow(10**length):0{length}d}"
 
 
-def looks_like_code(value: str) -> bool:
-    return len(value) == CODE_LENGTH and value.isascii() and value.isdigit()
+def looks_like_code(value: str, length: int = CODE_LENGTH) -> bool:
+    return len(value) == length and value.isascii() and value.isdigit()
 
 
 class HashedCodeMixin(models.Model):
@@ -32,9 +32,10 @@ class HashedCodeMixin(models.Model):
             "accounts.codes", f"{self._meta.label_lower}:{self.pk}:{code}", algorithm="sha256"
         ).hexdigest()
 
-    def issue_code(self, *, valid_secs: int) -> str:
-        """Store a fresh code's digest (replacing any earlier code) and return the code once."""
-        code = new_code()
+    def issue_code(self, *, valid_secs: int, code: str | None = None) -> str:
+        """Store a fresh code's digest (replacing any earlier code) and return the code once.
+        `code`: one chosen by the caller (e.g. the API's sendotp `otp`), else a random one."""
+        code = code or new_code()
         self.token_digest = self._code_digest(code)
         self.valid_until = timezone.now() + timedelta(seconds=valid_secs)
         self.save(update_fields=["token_digest", "valid_until"])

@@ -2,11 +2,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from authkeys.ipaddrs import normalize_entry
-from messaging import flows
+from messaging import flows, sessions
 from messaging.api import parse_mobiles
 from messaging.models import (
+    ApiSession,
     BlockedIP,
     BlockedKeyword,
     BlockedSender,
@@ -16,6 +18,8 @@ from messaging.models import (
     Flow,
     GroupMember,
     Message,
+    OAuthAccessToken,
+    OtpRequest,
     Recipient,
     Route,
     SenderId,
@@ -70,6 +74,72 @@ class FailedRequestAdmin(_ReadOnly):
     list_filter = ("code", "dialect", "created_at")
     search_fields = ("client_ip", "key_prefix", "company__name", "reason")
     list_select_related = ("company",)
+
+
+# --- Infobip credentials (messaging/sessions.py): read-only, revocable, digests never shown -----
+
+
+class _Credentials(_ReadOnly):
+    """Staff see who holds a session or token and until when, never its digest; the only change
+    is revoking (a service call: the token stops working at once)."""
+
+    list_filter = ("created_at", "expires_at")
+    date_hierarchy = "created_at"
+    actions = ("revoke",)
+
+    @admin.display(boolean=True, description="live")
+    def live(self, obj: ApiSession | OAuthAccessToken) -> bool:
+        return obj.expires_at > timezone.now()
+
+    @admin.action(description="Revoke the selected credentials (they stop working at once)")
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:  # type: ignore[type-arg]
+        ids = list(queryset.values_list("pk", flat=True))
+        if queryset.model is ApiSession:
+            count = sessions.sessions_revoke(session_ids=ids)
+        else:
+            count = sessions.access_tokens_revoke(token_ids=ids)
+        self.message_user(request, f"{count} revoked.")
+
+
+@admin.register(ApiSession)
+class ApiSessionAdmin(_Credentials):
+    list_display = ("user", "bound_ip", "unsafe", "created_at", "expires_at", "live")
+    search_fields = ("user__email", "bound_ip")
+    list_select_related = ("user",)
+    fields = ("user", "bound_ip", "unsafe", "created_at", "expires_at", "live")
+    readonly_fields = fields
+
+
+@admin.register(OAuthAccessToken)
+class OAuthAccessTokenAdmin(_Credentials):
+    list_display = ("authkey", "company", "created_at", "expires_at", "live")
+    search_fields = ("key_secret__authkey__display_prefix", "key_secret__authkey__company__name")
+    list_select_related = ("key_secret__authkey__company",)
+    fields = ("authkey", "company", "created_at", "expires_at", "live")
+    readonly_fields = fields
+
+    @admin.display(description="API key", ordering="key_secret__authkey__name")
+    def authkey(self, obj: OAuthAccessToken) -> str:
+        return str(obj.key_secret.authkey)
+
+    @admin.display(description="company")
+    def company(self, obj: OAuthAccessToken) -> str:
+        return str(obj.key_secret.authkey.company)
+
+
+@admin.register(OtpRequest)
+class OtpRequestAdmin(_ReadOnly):
+    """MSG91 OTP requests (messaging/otp.py): state only, never the code's digest."""
+
+    list_display = ("mobile", "company", "code_length", "attempts", "retries", "verified_at", "valid_until")
+    list_filter = ("created_at",)
+    search_fields = ("mobile", "company__name")
+    list_select_related = ("company",)
+    fields = (
+        "company", "authkey", "mobile", "sender", "template", "code_length", "attempts", "retries",
+        "verified_at", "valid_until", "message", "created_at",
+    )  # fmt: skip
+    readonly_fields = fields
 
 
 class BlockedIPForm(forms.ModelForm):

@@ -1,7 +1,8 @@
 """The one pipeline every dialect goes through.
 
     extract (dialect) → authenticate → company status → key enabled → expiry → IP (418)
-      → blacklist (208) → rule/service → validation → duplicate (311) → balance (301)
+      → blacklist (208) → rule/service → validation (… schedule 307/608/606, expiration 307,
+      campaign …) → duplicate (311) → balance (301)
       → one transaction: balance debit + Message + Recipients → delivery enqueued on commit
 
 A dialect adapter turns its wire request into a `SendRequest` (raw values, validated here so that
@@ -79,6 +80,12 @@ class SendRequest:
     service: str = "sms-send"
     group_ids: str | None = None  # MSG91 group_id: comma-separated contact group ids (policy.py)
     dlt_template_id: str | None = None  # MSG91 DLT_TE_ID
+    # When undelivered messages expire (see _parse_expiry): an ISO-8601 date-time (GatewayAPI
+    # `expiration`) or a validity period in seconds (Infobip `validityPeriod`, converted).
+    expiration: str | None = None
+    validity_seconds: str | None = None
+    # The stored text once the message is handed over (an OTP SMS: the text with the code masked).
+    text_after_delivery: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,14 +107,21 @@ class Principal(Protocol):
     def may_use(self, service_code: str) -> bool: ...
 
 
-def send(ctx: Context, extract: Callable[[], tuple[Presented | None, SendRequest]]) -> Accepted:
-    """Run the pipeline. Raises ApiError (already recorded) on refusal."""
+def send(
+    ctx: Context,
+    extract: Callable[[], tuple[Presented | None, SendRequest]],
+    *,
+    within: Callable[[Message], None] | None = None,
+) -> Accepted:
+    """Run the pipeline. Raises ApiError (already recorded) on refusal. `within(message)` runs in
+    the acceptance transaction once the Message exists (e.g. messaging/otp.py stores the OTP with
+    it); whatever it raises rolls the acceptance back and is handled like any other failure."""
     grant: Principal | None = None
     presented: Presented | None = None
     try:
         presented, request = extract()
         grant = _authenticate(ctx, presented)
-        accepted = _accept(ctx, grant, request)
+        accepted = _accept(ctx, grant, request, within)
     except ApiError as error:
         record_refusal(ctx, error, grant=grant, presented=presented)
         raise
@@ -280,6 +294,45 @@ def _parse_schedule(raw: str | None, now: datetime) -> datetime | None:
     return parsed
 
 
+class InvalidExpiry(ApiError):
+    """A bad expiration / validity period: 307 (the catalogue's time-validation code), naming the
+    field so dialects can point at it."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(Code.SCHEDULE_INCORRECT, detail)
+
+
+def _parse_expiry(request: SendRequest, now: datetime, scheduled_at: datetime | None) -> datetime | None:
+    """When the message expires if not yet submitted, or None for the default
+    (SMS_DELIVERY_VALIDITY_SECONDS after the schedule time or acceptance, applied by the outbox).
+    A later request than the default is cut to it, as Infobip cuts validityPeriod to 48 hours."""
+    start = scheduled_at or now
+    longest = start + timedelta(seconds=settings.SMS_DELIVERY_VALIDITY_SECONDS)
+    if request.validity_seconds is not None:
+        text = str(request.validity_seconds).strip()
+        if not (text.isascii() and text.isdigit() and int(text) > 0):
+            raise InvalidExpiry(f"The validity period {text[:20]!r} is not a positive whole number.")
+        return min(start + timedelta(seconds=int(text)), longest)
+    if request.expiration is None or not str(request.expiration).strip():
+        return None
+    text = str(request.expiration).strip()
+    try:
+        parsed = parse_datetime(text)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise InvalidExpiry(f"The expiration {text[:40]!r} is not an ISO 8601 date and time.")
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    if parsed <= start:
+        raise InvalidExpiry(
+            "The expiration must be later than the schedule time."
+            if scheduled_at
+            else "The expiration is in the past."
+        )
+    return min(parsed, longest)
+
+
 def _validate(grant: Principal, request: SendRequest, now: datetime) -> dict:  # type: ignore[type-arg]
     if not grant.may_use(request.service):
         raise ServiceNotAllowed(request.service)
@@ -310,6 +363,7 @@ def _validate(grant: Principal, request: SendRequest, now: datetime) -> dict:  #
         raise ApiError(Code.INVALID_SENDER, "A sender ID has 3 to 11 letters or digits.")
     route = policy.check(grant, request, sender, text)  # 603 203 209 210 306 602 211 402
     scheduled_at = _parse_schedule(request.schedule, now)
+    expires_at = _parse_expiry(request, now, scheduled_at)
     campaign = request.campaign
     if campaign is not None:
         campaign = campaign.strip()
@@ -328,6 +382,7 @@ def _validate(grant: Principal, request: SendRequest, now: datetime) -> dict:  #
         "sender": sender,
         "route": route,
         "scheduled_at": scheduled_at,
+        "expires_at": expires_at,
         "campaign": campaign or "",
         "segmentation": segmentation,
         "text": text,
@@ -339,7 +394,9 @@ def _duplicate_key(grant: Principal, sender: str, text: str, recipients: list[st
     return f"messaging:dup:{grant.company_id}:{fingerprint}"
 
 
-def _accept(ctx: Context, grant: Principal, request: SendRequest) -> Accepted:
+def _accept(
+    ctx: Context, grant: Principal, request: SendRequest, within: Callable[[Message], None] | None = None
+) -> Accepted:
     now = timezone.now()
     checked = _validate(grant, request, now)
     recipients: list[str] = checked["recipients"]
@@ -368,6 +425,7 @@ def _accept(ctx: Context, grant: Principal, request: SendRequest) -> Accepted:
                 sender=checked["sender"],
                 route=checked["route"],
                 text=checked["text"],
+                text_after_delivery=request.text_after_delivery,
                 encoding=segmentation.encoding,
                 parts=segmentation.parts,
                 recipient_count=len(recipients),
@@ -376,6 +434,7 @@ def _accept(ctx: Context, grant: Principal, request: SendRequest) -> Accepted:
                 reference=request.reference[:100],
                 flash=request.flash,
                 scheduled_at=checked["scheduled_at"],
+                expires_at=checked["expires_at"],
                 created_at=now,
                 # Created already handed over: no second write per request. If publishing fails,
                 # the sweeper re-publishes once next_attempt_at passes.
@@ -395,6 +454,8 @@ def _accept(ctx: Context, grant: Principal, request: SendRequest) -> Accepted:
                 ],
                 batch_size=1000,
             )
+            if within is not None:
+                within(message)
             _on_commit_deliver(message)
     except BaseException:
         cache.delete(duplicate_key)  # nothing was sent: a corrected retry must not be a "duplicate"

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from accounts.codes import HashedCodeMixin
 from accounts.models import Company
 from authkeys.models import AuthKey, KeySecret
 
@@ -41,6 +42,11 @@ class Message(models.Model):
     sender = models.CharField(max_length=11, blank=True)
     route = models.CharField(max_length=20, blank=True)
     text = models.TextField()
+    text_after_delivery = models.TextField(
+        blank=True,
+        help_text="Replaces the text once the message is submitted or expired (an OTP SMS keeps its "
+        "code only until it is handed to the gateway). Empty: the text stays.",
+    )
     encoding = models.CharField(max_length=4, choices=Encoding.choices)
     parts = models.PositiveSmallIntegerField()
     recipient_count = models.PositiveIntegerField()
@@ -51,6 +57,12 @@ class Message(models.Model):
     )
     flash = models.BooleanField(default=False)
     scheduled_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Not submitted by then: EXPIRED (GatewayAPI expiration, Infobip validityPeriod). "
+        "Empty: SMS_DELIVERY_VALIDITY_SECONDS after the schedule time or acceptance.",
+    )
     delivery = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.PENDING)
     delivery_attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -353,3 +365,32 @@ class GroupMember(models.Model):
 
     def __str__(self) -> str:
         return self.msisdn
+
+
+class OtpRequest(HashedCodeMixin):
+    """The current one-time password of one mobile number for one company (MSG91 sendotp /
+    verifyRequestOTP / retryotp, messaging/otp.py). The code is kept only as a keyed digest
+    (token_digest, accounts.codes), expires at valid_until, is consumed once by a conditional
+    UPDATE, and allows a bounded number of wrong guesses. A new sendotp replaces it."""
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="otp_requests")
+    authkey = models.ForeignKey(AuthKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    mobile = models.CharField(max_length=16, help_text="Digits with country code, no +")
+    template = models.TextField(help_text="The SMS text with ##OTP## where the code goes (never the code)")
+    sender = models.CharField(max_length=11)
+    route = models.CharField(max_length=20, blank=True)
+    code_length = models.PositiveSmallIntegerField()
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="Wrong codes tried against this code")
+    retries = models.PositiveSmallIntegerField(default=0)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The last SMS"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "OTP request"
+        constraints = [models.UniqueConstraint(fields=["company", "mobile"], name="one_otp_per_mobile")]
+
+    def __str__(self) -> str:
+        return f"OTP for {self.mobile}"

@@ -241,6 +241,59 @@ def _msg91_flow(operation: str) -> dict[str, Any]:
     }
 
 
+_OTP_PARAMS: dict[str, dict[str, Any]] = {
+    "mobile": _str("The number with its country code.", examples=["919876543210"]),
+    "message": _str(
+        "SMS text with ##OTP## where the code goes (default: Your verification code is ##OTP##.)."
+    ),
+    "sender": _str("Sender id (default OTPSMS)."),
+    "otp": _str("Your own code, 4 to 9 digits (default: a random one)."),
+    "otp_length": _str("Digits of a random code, 4 to 9 (default 4)."),
+    "otp_expiry": _str("Minutes the code stays valid, 1 to 10080 (default 1440)."),
+    "template_id": _str("v5: an approved flow whose ##OTP## takes the code."),
+    "retrytype": _str("text (voice is not supported).", enum=["text", "voice"]),
+}
+_OTP_ACTIONS = {
+    "send": (["mobile", "message", "sender", "otp", "otp_length", "otp_expiry"], "Text a one-time code"),
+    "retry": (["mobile", "retrytype"], "Text a new code for the mobile's current OTP"),
+    "verify": (["mobile", "otp"], "Verify a code (consumed once, bounded attempts)"),
+}
+
+
+def _msg91_otp(action: str, operation: str, *, v5: bool) -> dict[str, Any]:
+    names, summary = _OTP_ACTIONS[action]
+    if v5 and action == "send":
+        names = [*names, "template_id"]
+    reply = _obj(
+        {
+            "type": _str(enum=["success", "error"]),
+            "message": _str("The request id (legacy send) or the outcome, e.g. OTP verified success."),
+            "request_id": _str("v5 send: the request id."),
+            "code": _str("Catalogue code of a pipeline refusal, e.g. 301."),
+        },
+        ["type"],
+    )
+    common = {
+        "tags": ["MSG91"],
+        "summary": f"{summary} (MSG91 {'v5' if v5 else 'legacy'} OTP)",
+        "security": _MSG91_SECURITY,
+        "parameters": [
+            _param(name, "query", _OTP_PARAMS[name]["description"], _str())
+            | ({"required": True} if name == "mobile" else {})
+            for name in names
+        ],
+        "responses": {
+            "200": _json_response("The outcome (errors too answer HTTP 200, like MSG91).", reply),
+            "401": _json_response("Invalid API key, or its rule lacks the otp service.", _MSG91_ERROR_JSON),
+            "500": _json_response("Internal error (506).", _MSG91_ERROR_JSON),
+        },
+    }
+    return {
+        "get": {**common, "operationId": f"{operation}_get"},
+        "post": {**common, "operationId": f"{operation}_post"},
+    }
+
+
 # --- Infobip ------------------------------------------------------------------------------------
 
 _IB_STATUS = _obj(
@@ -281,7 +334,7 @@ _IB_ERROR_V2 = _obj(
 )
 _IB_ERROR_V3 = _obj(
     {
-        "errorCode": _str(enum=["E400", "E401", "E403", "E500"]),
+        "errorCode": _str(enum=["E400", "E401", "E403", "E429", "E500"]),
         "description": _str(),
         "action": _str(),
         "violations": {"type": "array", "items": _obj({"property": _str(), "violation": _str()})},
@@ -310,6 +363,7 @@ def _ib_errors(error: dict[str, Any]) -> dict[str, Any]:
             ("400", "Invalid request or policy refusal."),
             ("401", "Invalid credentials (with WWW-Authenticate)."),
             ("403", "Service, IP or account refused."),
+            ("429", "Password credentials locked by the brute-force throttle (with Retry-After)."),
             ("500", "Internal error."),
         )
     }
@@ -324,6 +378,7 @@ def _infobip_send(version: int) -> dict[str, Any]:
                 "text": _str(),
                 "sendAt": _str(format="date-time"),
                 "flash": {"type": "boolean"},
+                "validityPeriod": _int("Minutes (at most 48 hours); undelivered by then: EXPIRED."),
             },
             ["destinations", "text"],
         )
@@ -338,7 +393,16 @@ def _infobip_send(version: int) -> dict[str, Any]:
                 "sender": _str(),
                 "destinations": _IB_DESTINATIONS,
                 "content": _obj({"text": _str()}, ["text"]),
-                "options": _obj({"flash": {"type": "boolean"}, "campaignReferenceId": _str()}),
+                "options": _obj(
+                    {
+                        "flash": {"type": "boolean"},
+                        "campaignReferenceId": _str(),
+                        "validityPeriod": _obj(
+                            {"amount": _int(), "timeUnit": _str(enum=["SECONDS", "MINUTES", "HOURS"])},
+                            ["amount"],
+                        ),
+                    }
+                ),
             },
             ["destinations", "content"],
         )
@@ -464,6 +528,7 @@ def _infobip_oauth() -> dict[str, Any]:
                 "400": _json_response("Protocol error or refusal.", error),
                 "401": _json_response("Invalid client.", error),
                 "403": _json_response("Refused (IP, account, service).", error),
+                "429": _json_response("Client locked by the brute-force throttle (Retry-After).", error),
                 "500": _json_response("Internal error.", error),
             },
         }
@@ -491,7 +556,10 @@ def _gatewayapi_single() -> dict[str, Any]:
             "recipient": _int("MSISDN with country code.", minimum=10**9, maximum=10**15 - 1),
             "label": _str(maxLength=32),
             "reference": _str(),
-            "expiration": _str(),
+            "expiration": _str(
+                "ISO 8601 date-time: not handed to the gateway by then, the message expires.",
+                format="date-time",
+            ),
         },
         ["sender", "message", "recipient"],
     )
@@ -552,6 +620,10 @@ def _smsgatewaycenter_regenerate() -> dict[str, Any]:
         "200": {"description": "The new key (the old one stops working at once).", "content": content},
         "401": {"description": "Invalid or missing credentials (911).", "content": content},
         "403": {"description": "Permission, IP or account refused.", "content": content},
+        "429": {
+            "description": "userId or IP locked by the brute-force throttle (911, Retry-After).",
+            "content": content,
+        },
         "500": {"description": "Internal error (506).", "content": content},
     }
     op = {
@@ -771,6 +843,12 @@ def build() -> dict[str, Any]:
         "/api/getReport.php": _msg91_report("msg91_get_report", path_param=False),
         "/api/v5/flow/": _msg91_flow("msg91_flow"),
         "/api/v5/flow": _msg91_flow("msg91_flow_no_slash"),
+        "/api/sendotp.php": _msg91_otp("send", "msg91_sendotp", v5=False),
+        "/api/retryotp.php": _msg91_otp("retry", "msg91_retryotp", v5=False),
+        "/api/verifyRequestOTP.php": _msg91_otp("verify", "msg91_verify_otp", v5=False),
+        "/api/v5/otp": _msg91_otp("send", "msg91_otp", v5=True),
+        "/api/v5/otp/retry": _msg91_otp("retry", "msg91_otp_retry", v5=True),
+        "/api/v5/otp/verify": _msg91_otp("verify", "msg91_otp_verify", v5=True),
         "/auth/1/session": _infobip_session(),
         "/auth/1/oauth2/token": _infobip_oauth(),
         "/sms/2/text/advanced": _infobip_send(2),

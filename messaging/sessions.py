@@ -36,6 +36,7 @@ from authkeys import auth, keys, services_catalogue
 from authkeys.auth import AllowList, AuthResult, IPAddress, KeyGrant, Refusal
 from authkeys.ipaddrs import parse_client_ip
 from authkeys.models import CompanyAllowedIP, KeySecret
+from messaging import throttle
 from messaging.catalogue import ApiError, Code
 from messaging.credentials import BASIC, IBSSO, Presented, decode_basic
 from messaging.models import ApiSession, OAuthAccessToken
@@ -113,13 +114,35 @@ def authenticate_user(presented: Presented, ip: str) -> UserPrincipal:
     """Basic or IBSSO credentials → the user principal. Raises CredentialError (104, 105 or 201
     for Basic, 207 for a session). Company status, IP and blacklist are the pipeline's checks."""
     if presented.scheme == BASIC:
-        return _basic(presented.key)
+        return _basic(presented.key, ip)
     if presented.scheme == IBSSO:
         return _session(presented.key, ip)
     raise CredentialError(Code.INVALID_AUTHKEY, f"Unsupported credentials ({presented.source}).")
 
 
-def _basic(credentials: str) -> UserPrincipal:
+def _target_company(email: str) -> int | None:
+    """The company of the account an attempt targets (Failed Logs attribution), if any."""
+    return User.objects.filter(email__iexact=email).values_list("company_id", flat=True).first()
+
+
+def check_password(*, email: str, password: str, ip: str) -> User:
+    """A company user's email and password → the user, behind the brute-force throttle
+    (messaging/throttle.py). Raises throttle.Throttled (201, HTTP 429) while the email or the IP
+    is locked, without checking the password, and CredentialError(201) for wrong credentials.
+    Both are attributed to the targeted account; the reply is the same whether it exists or not."""
+    try:
+        throttle.check(username=email, ip=ip, code=Code.INVALID_CREDENTIALS)
+    except throttle.Throttled as locked:
+        locked.company_id = _target_company(email)
+        raise
+    user = authenticate_password(None, username=email, password=password)
+    if not isinstance(user, User):
+        throttle.failed(username=email, ip=ip)
+        raise CredentialError(Code.INVALID_CREDENTIALS, company_id=_target_company(email))
+    return user
+
+
+def _basic(credentials: str, ip: str) -> UserPrincipal:
     decoded = decode_basic(credentials)
     if decoded is None:
         raise CredentialError(
@@ -130,12 +153,7 @@ def _basic(credentials: str) -> UserPrincipal:
         raise CredentialError(Code.MISSING_USERNAME, "Missing username (your login email).")
     if not password:
         raise CredentialError(Code.MISSING_PASSWORD)
-    user = authenticate_password(None, username=email, password=password)
-    if not isinstance(user, User):
-        # Attributed to the account it targets, so the company sees it in Failed Logs; the reply
-        # is the same whether or not the email exists.
-        company_id = User.objects.filter(email__iexact=email).values_list("company_id", flat=True).first()
-        raise CredentialError(Code.INVALID_CREDENTIALS, company_id=company_id)
+    user = check_password(email=email, password=password, ip=ip)
     company = (
         Company.objects.filter(pk=user.company_id)
         .values("status", "api_security__additional_security")
@@ -257,3 +275,27 @@ def authenticate_access_token(token: str, ip: str) -> AuthResult:
     if secret_digest is None:
         return AuthResult(None, Refusal.UNKNOWN)
     return auth.authenticate_digest(secret_digest, ip, cached=False)
+
+
+# --- Housekeeping and revocation (Celery beat, the staff admin) ---------------------------------
+
+
+def purge_expired(*, now: datetime | None = None) -> dict[str, int]:
+    """Delete expired IBSSO sessions and OAuth access tokens (they authenticate nothing: both
+    lookups already require `expires_at > now`). Run periodically by
+    messaging.tasks.purge_expired_credentials; returns how many rows of each went."""
+    now = now or timezone.now()
+    sessions_deleted = ApiSession.objects.filter(expires_at__lte=now).delete()[0]
+    tokens_deleted = OAuthAccessToken.objects.filter(expires_at__lte=now).delete()[0]
+    return {"sessions": sessions_deleted, "access_tokens": tokens_deleted}
+
+
+def sessions_revoke(*, session_ids: list[int]) -> int:
+    """Revoke IBSSO sessions at once (staff): the next request with their token gets 207, and
+    the user may create a new session. Returns how many were revoked."""
+    return ApiSession.objects.filter(pk__in=session_ids).delete()[0]
+
+
+def access_tokens_revoke(*, token_ids: list[int]) -> int:
+    """Revoke OAuth access tokens at once (staff): the next request with them gets 207."""
+    return OAuthAccessToken.objects.filter(pk__in=token_ids).delete()[0]

@@ -3,6 +3,7 @@ secrets; the database row is the source of truth (messaging/delivery/outbox.py).
 
 from celery import shared_task
 
+from messaging import sessions
 from messaging.delivery import outbox, simulator
 from messaging.delivery.base import DeliveryError
 
@@ -29,3 +30,9 @@ def sweep_outbox() -> dict[str, object]:
 def simulate_reports(message_id: int) -> int:
     """The simulator backend's delivery reports (messaging/delivery/simulator.py)."""
     return simulator.apply_reports(message_id)
+
+
+@shared_task
+def purge_expired_credentials() -> dict[str, int]:
+    """Periodic (CELERY_BEAT_SCHEDULE): delete expired IBSSO sessions and OAuth access tokens."""
+    return sessions.purge_expired()

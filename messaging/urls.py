@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging import flows, openapi, views
+from messaging import flows, openapi, otp, views
 from messaging.dialects import gatewayapi, infobip, infobip_keys, msg91, smsgatewaycenter
 
 app_name = "messaging"
@@ -24,6 +24,12 @@ urlpatterns = [
     path("api/getReport.php", msg91.report, name="msg91_get_report"),
     path("api/v5/flow/", flows.flow, name="msg91_flow"),
     path("api/v5/flow", flows.flow, name="msg91_flow_no_slash"),
+    path("api/sendotp.php", otp.endpoint, name="msg91_sendotp"),
+    path("api/retryotp.php", otp.endpoint, name="msg91_retryotp"),
+    path("api/verifyRequestOTP.php", otp.endpoint, name="msg91_verify_otp"),
+    path("api/v5/otp", otp.endpoint, name="msg91_otp"),
+    path("api/v5/otp/retry", otp.endpoint, name="msg91_otp_retry"),
+    path("api/v5/otp/verify", otp.endpoint, name="msg91_otp_verify"),
     # Infobip dialect
     path("auth/1/session", infobip.session, name="infobip_session"),
     path("auth/1/oauth2/token", infobip.oauth_token, name="infobip_oauth_token"),

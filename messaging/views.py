@@ -215,4 +215,10 @@ class ApiDocsView(TemplateView):
             "max_parts": settings.SMS_MAX_PARTS,
             "scopes": sorted((scope, sorted(codes)) for scope, codes in scopes.SCOPES.items()),
             "key_create_per_day": settings.AUTHKEYS_API_CREATE_PER_DAY,
+            "otp_length": settings.OTP_API_DEFAULT_LENGTH,
+            "otp_expiry": settings.OTP_API_DEFAULT_EXPIRY_MINUTES,
+            "otp_attempts": settings.OTP_API_MAX_VERIFY_ATTEMPTS,
+            "otp_retries": settings.OTP_API_MAX_RETRIES,
+            "auth_failures": settings.API_AUTH_FAILURES_PER_USERNAME,
+            "auth_window": settings.API_AUTH_FAILURE_WINDOW_SECONDS,
         }

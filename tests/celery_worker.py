@@ -3,15 +3,21 @@
 The worker runs with the test settings against this run's test database (committed data only:
 use `transactional_db`) and consumes one queue per module, so parallel test processes or
 left-overs of an aborted run never reach it. Waits are bounded polls.
+
+`RedisServer` runs a PRIVATE `redis-server` (free port, temporary directory, no persistence) that
+a test may kill and restart; the shared Redis on 6379 is never touched by that. `switch_broker`
+makes this process publish to a given broker and queue.
 """
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -101,16 +107,22 @@ def drop_queue(client: redis.Redis, queue: str) -> None:
 
 
 def start_worker(
-    *, django_db_blocker: Any, queue: str, log_dir: Path, extra_env: dict[str, str]
+    *,
+    django_db_blocker: Any,
+    queue: str,
+    log_dir: Path,
+    extra_env: dict[str, str],
+    broker_url: str | None = None,
 ) -> Iterator[Worker]:
-    """Start a worker on `queue` with `extra_env`, yield it once ready, stop it afterwards."""
+    """Start a worker on `queue` with `extra_env` (and `broker_url`, default BROKER_URL), yield it
+    once ready, stop it afterwards."""
     with django_db_blocker.unblock():
         database_url = worker_database_url()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "portal.settings.test",
         "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": BROKER_URL,
+        "CELERY_BROKER_URL": broker_url or BROKER_URL,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         **extra_env,
     }
@@ -139,3 +151,83 @@ def start_worker(
         yield started
     finally:
         started.stop()
+
+
+@contextmanager
+def switch_broker(settings: Any, url: str, queue: str) -> Iterator[None]:
+    """Make `.apply_async()` in this process publish to `url` on `queue` (restored on exit).
+
+    The app read its configuration when it was finalised, so its conf is changed directly and the
+    cached connection pool and AMQP helper (which hold the old broker) are dropped. Only the
+    references are dropped: kombu keeps pools in a global registry keyed by broker.
+    """
+    from portal.celery import app
+
+    keys = ("broker_url", "broker_transport_options", "task_always_eager", "task_default_queue")
+    saved = {key: app.conf[key] for key in keys}
+
+    def reset_pools() -> None:
+        app._pool = None
+        app.__dict__.pop("amqp", None)
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = url
+    app.conf.update(
+        broker_url=url, broker_transport_options={}, task_always_eager=False, task_default_queue=queue
+    )
+    reset_pools()
+    try:
+        yield
+    finally:
+        reset_pools()
+        app.conf.update(saved)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RedisServer:
+    """A private `redis-server` on a free port in `directory`, without persistence: killing it
+    loses everything it held, like a broker crash. Never the shared Redis on 6379."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "RedisServer":
+        command = [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no", "--dir", str(self.directory),
+        ]  # fmt: skip
+        with open(self.directory / "redis.log", "ab") as log_file:
+            self.proc = subprocess.Popen(  # noqa: S603 (fixed argv)
+                command, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT
+            )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
+        try:
+            wait_for(lambda: self._pong(client), f"the private redis-server on port {self.port}")
+        finally:
+            client.close()
+        return self
+
+    def _pong(self, client: redis.Redis) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            pytest.fail(
+                f"redis-server exited ({self.proc.returncode}): {(self.directory / 'redis.log').read_text()}"
+            )
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no save; queued and unacknowledged tasks are gone."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None

@@ -10,7 +10,7 @@ on this row next"; NULL means "derive it from created_at / scheduled_at"):
       │  SCHEDULED ──due: sweep─────┘                             │ re-enqueues it
       │                                                           ▼
       └── broker unreachable when publishing                   (ENQUEUED)
-    any unsent state, older than SMS_DELIVERY_VALIDITY_SECONDS when claimed ──▶ EXPIRED
+    any unsent state past its deadline when claimed (or waiting past expires_at when swept) ──▶ EXPIRED
 
 PENDING    committed, not (known to be) in the broker. next_attempt_at NULL: due
            SMS_OUTBOX_STALE_SECONDS after created_at (on_commit normally enqueues it long before);
@@ -23,8 +23,12 @@ SENDING    claimed by one worker: delivery_attempts was incremented in the claim
            (SMS_DELIVERY_LEASE_SECONDS), renewed after every chunk. A crashed worker's lease expires
            and the sweeper re-enqueues the row; the next claim sends only recipients still unsent.
 SUBMITTED  every recipient was handed to the gateway (or refused by it). Terminal.
-EXPIRED    gave up: still unsent SMS_DELIVERY_VALIDITY_SECONDS (default 48 h, Infobip's default
-           validity period) after created_at/scheduled_at; unsent recipients are EXPIRED. Terminal.
+EXPIRED    gave up: still unsent at the message's deadline (deadline()): its expires_at (the
+           client's GatewayAPI `expiration` / Infobip `validityPeriod`, capped at the default),
+           else SMS_DELIVERY_VALIDITY_SECONDS (default 48 h, Infobip's default validity period)
+           after created_at/scheduled_at; unsent recipients are EXPIRED. Terminal. A claim checks
+           the deadline before sending; the sweeper also expires waiting (not SENDING) messages
+           whose expires_at has passed, so their status is right without a worker.
 
 "Never sends twice": a claim is exclusive (row lock + state check in one transaction), a task that
 finds the row SUBMITTED, EXPIRED or SENDING under a live lease does nothing, and recipients are
@@ -42,7 +46,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from messaging import delivery
@@ -91,6 +95,53 @@ def _claimed(message_id: int, token: int) -> QuerySet[Message]:
     return Message.objects.filter(pk=message_id, delivery=Delivery.SENDING, delivery_attempts=token)
 
 
+def deadline(message: Message) -> datetime:
+    """When the message expires if not submitted: its own expires_at (the client's expiration or
+    validity period, already capped at the default), else SMS_DELIVERY_VALIDITY_SECONDS after
+    its schedule time or acceptance."""
+    if message.expires_at is not None:
+        return message.expires_at
+    validity = timedelta(seconds=settings.SMS_DELIVERY_VALIDITY_SECONDS)
+    return (message.scheduled_at or message.created_at) + validity
+
+
+def _expire(message_ids: list[int], now: datetime) -> None:
+    """Unsent recipients → EXPIRED and the messages → EXPIRED (inside the caller's transaction,
+    with the rows locked)."""
+    if Recipient.objects.filter(message_id__in=message_ids, status__in=UNSENT).update(
+        status=Status.EXPIRED, error=EXPIRED_ERROR, status_at=now
+    ):
+        for message_id in message_ids:  # a receiver finds each message's changed rows by status_at
+            recipient_statuses_changed.send(Recipient, message_id=message_id, changed_at=now)
+    Message.objects.filter(pk__in=message_ids).update(delivery=Delivery.EXPIRED, next_attempt_at=None)
+    _redact(Message.objects.filter(pk__in=message_ids))
+
+
+def _redact(messages: QuerySet[Message]) -> None:
+    """Replace the text of finished messages that carry a `text_after_delivery` (an OTP SMS
+    keeps its code only until it is handed over): one UPDATE, matching nothing for most."""
+    messages.exclude(text_after_delivery="").update(text=F("text_after_delivery"), text_after_delivery="")
+
+
+def expire_overdue(now: datetime) -> int:
+    """Expire messages whose own expires_at has passed while they wait (PENDING, SCHEDULED,
+    ENQUEUED: not while a worker holds them SENDING), so their recipients read EXPIRED on time
+    even when no worker comes by. The sweeper calls it; a worker's claim checks the deadline too,
+    so nothing is ever handed to the gateway after it."""
+    waiting = (Delivery.PENDING, Delivery.SCHEDULED, Delivery.ENQUEUED)
+    with transaction.atomic():
+        ids = list(
+            _locked(Message.objects.filter(delivery__in=waiting, expires_at__lte=now))
+            .order_by()
+            .values_list("pk", flat=True)[: settings.SMS_OUTBOX_SWEEP_BATCH]
+        )
+        if ids:
+            _expire(ids, now)
+    if ids:
+        logger.warning("outbox sweep: %s messages expired before they could be submitted", len(ids))
+    return len(ids)
+
+
 def _claim(message_id: int) -> tuple[Message, int] | str:
     """Claim the message for this worker, or say why not."""
     now = timezone.now()
@@ -109,15 +160,8 @@ def _claim(message_id: int) -> tuple[Message, int] | str:
                 message.next_attempt_at = message.scheduled_at
                 message.save(update_fields=["delivery", "next_attempt_at"])
             return "skipped: scheduled"
-        validity = timedelta(seconds=settings.SMS_DELIVERY_VALIDITY_SECONDS)
-        if (message.scheduled_at or message.created_at) + validity < now:
-            if Recipient.objects.filter(message_id=message_id, status__in=UNSENT).update(
-                status=Status.EXPIRED, error=EXPIRED_ERROR, status_at=now
-            ):
-                recipient_statuses_changed.send(Recipient, message_id=message_id, changed_at=now)
-            message.delivery = Delivery.EXPIRED
-            message.next_attempt_at = None
-            message.save(update_fields=["delivery", "next_attempt_at"])
+        if deadline(message) <= now:
+            _expire([message_id], now)
             logger.warning("message %s expired before it could be submitted", message_id)
             return "expired"
         message.delivery = Delivery.SENDING
@@ -206,6 +250,8 @@ def deliver(message_id: int) -> str:
             return "stopped: claim lost"
         if final:
             break
+    if message.text_after_delivery:
+        _redact(Message.objects.filter(pk=message_id, delivery=Delivery.SUBMITTED))
     backend.submitted(message)
     return f"submitted: {sent} recipients"
 
@@ -228,6 +274,7 @@ def sweep(now: datetime | None = None) -> dict[str, Any]:
     SCHEDULED, SENDING with an expired lease). Stops at the first broker failure, putting the
     rest back to PENDING (due at the next sweep)."""
     now = now or timezone.now()
+    expired = expire_overdue(now)
     with transaction.atomic():
         ids = list(_locked(due(now)).values_list("pk", flat=True)[: settings.SMS_OUTBOX_SWEEP_BATCH])
         if ids:
@@ -244,11 +291,16 @@ def sweep(now: datetime | None = None) -> dict[str, Any]:
                 delivery=Delivery.PENDING, next_attempt_at=timezone.now()
             )
             logger.warning("outbox sweep: broker unreachable, %s messages left pending: %s", len(rest), exc)
-            return {"due": len(ids), "published": published, "broker_error": str(exc)}
+            return {"due": len(ids), "published": published, "broker_error": str(exc), **_expired(expired)}
         except Exception:
             logger.exception("outbox sweep: delivery of message %s failed", message_id)  # eager mode
         else:
             published += 1
     if ids:
         logger.info("outbox sweep: %s of %s due messages enqueued", published, len(ids))
-    return {"due": len(ids), "published": published}
+    return {"due": len(ids), "published": published, **_expired(expired)}
+
+
+def _expired(count: int) -> dict[str, int]:
+    """The sweep result mentions expiries only when there were some."""
+    return {"expired": count} if count else {}

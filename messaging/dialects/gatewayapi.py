@@ -7,8 +7,11 @@ optional "label", "reference", "expiration".
     label       stored as the campaign name (at most 32 characters: 308)
     reference   the client's reference (at most 100 characters are kept), echoed in the reply and
                 in delivery-status webhooks
-    expiration  accepted for compatibility and not applied: every message expires after
-                SMS_DELIVERY_VALIDITY_SECONDS (see messaging/delivery/outbox.py)
+    expiration  ISO 8601 date-time (e.g. "2026-11-22T18:00:00Z"; without an offset: TIME_ZONE): if
+                the message is not handed to the gateway by then, the outbox expires it (its
+                recipient reads EXPIRED, like GatewayAPI's status). It must be in the future
+                (else 307); one later than SMS_DELIVERY_VALIDITY_SECONDS from now is cut to it.
+                Without it the default validity applies (messaging/delivery/outbox.py)
 
 Success (200): {"msg_id": "<per-recipient message id>", "recipient": <integer>, "reference": "…" | null}.
 
@@ -73,6 +76,7 @@ def _send_request(body: dict[str, Any]) -> api.SendRequest:
         country="0",  # GatewayAPI recipients always carry their country code
         campaign=(str(label).strip() or None) if label is not None else None,
         reference="" if reference is None else str(reference),
+        expiration=_text(body.get("expiration")),
     )
 
 

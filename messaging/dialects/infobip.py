@@ -20,15 +20,22 @@ Endpoints
   and Infobip's `requestError` side by side. A grant_type other than client_credentials is a
   protocol error (400 unsupported_grant_type / invalid_request), not a refusal in Failed Logs.
 - `POST /sms/2/text/advanced` {"bulkId"?, "messages": [{"from", "destinations": [{"to"}], "text",
-  "sendAt"?, "flash"?}]} → {"bulkId", "messages": [{"to", "status", "messageId", "smsCount"}]}.
+  "sendAt"?, "flash"?, "validityPeriod"? (minutes)}]}
+  → {"bulkId", "messages": [{"to", "status", "messageId", "smsCount"}]}.
 - `POST /sms/3/messages` {"messages": [{"sender", "destinations": [{"to"}], "content": {"text"},
-  "options"?: {"flash", "campaignReferenceId"}}], "options"?: {"schedule": {"bulkId", "sendAt"}}}
+  "options"?: {"flash", "campaignReferenceId", "validityPeriod": {"amount", "timeUnit"}}}],
+  "options"?: {"schedule": {"bulkId", "sendAt"}}}
   → {"bulkId", "messages": [{"messageId", "status", "destination", "details": {"messageCount"}}]}.
 - `GET /sms/3/reports`, `GET /sms/3/logs` (bulkId, messageId, limit; logs also destination,
   sender, generalStatus, sentSince, sentUntil) → {"results": [...]}; `GET /sms/1/reports` and
   `GET /sms/1/logs` in the older shapes. They need the "reports" service and return the current
   status of the company's recipients, newest first (limit default 50, at most 1000); unlike
   Infobip's reports endpoint, a report is not consumed by reading it.
+
+The validity period (timeUnit SECONDS, MINUTES (default) or HOURS) is counted from sendAt or
+acceptance and cut to SMS_DELIVERY_VALIDITY_SECONDS (48 h by default, Infobip's own maximum); a
+message not handed to the gateway within it expires (status EXPIRED). Not a positive whole number
+→ 307 with the validityPeriod field named.
 
 Numbers are international (`to` carries its country code; country "0" in the pipeline); there is
 no route, so the company's transactional route applies. `messageId` is the recipient's
@@ -49,7 +56,12 @@ with the catalogue code ("[418] IP … is not whitelisted …"), as in Failed Lo
 Infobip id): 401 UNAUTHORIZED (+ `WWW-Authenticate`) for credentials (104, 105, 201, 207); 403
 FORBIDDEN for the rule/service, IP (418, 208) and the account (301, 302, 303, 421); 500
 GENERAL_ERROR for internal errors (506); 400 BAD_REQUEST for everything else (validation and
-policy, with the field in validationErrors / violations where one is known).
+policy, with the field in validationErrors / violations where one is known); 429
+TOO_MANY_REQUESTS (sms/3: E429; OAuth: error "invalid_client") with `Retry-After` while the
+brute-force throttle (messaging/throttle.py) locks the username / client_id or the client IP of
+password-style credentials (Basic, POST /auth/1/session, the OAuth client credentials): the
+credentials are then refused without being checked, and the refusal keeps its catalogue code
+(201, or 207 for OAuth) in Failed Logs.
 """
 
 import base64
@@ -71,7 +83,7 @@ from django.views.decorators.http import require_http_methods
 
 from authkeys import keys, services_catalogue
 from authkeys.auth import KeyGrant
-from messaging import api, sessions
+from messaging import api, sessions, throttle
 from messaging.catalogue import ApiError, Code
 from messaging.credentials import BASIC, IBSSO, Presented, decode_basic, presented_key
 from messaging.models import Message, Recipient
@@ -163,17 +175,25 @@ def _rejected(error: ApiError) -> dict[str, Any]:
 # --- Errors -------------------------------------------------------------------------------------
 
 _FORBIDDEN = frozenset({Code.IP_NOT_WHITELISTED, Code.IP_BLACKLISTED})
-_MESSAGE_IDS = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 500: "GENERAL_ERROR"}
+_MESSAGE_IDS = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    429: "TOO_MANY_REQUESTS",
+    500: "GENERAL_ERROR",
+}
 _ACTIONS = {
     400: "Correct the request as the description and violations say, then send it again.",
     401: "Check the credentials in the Authorization header (App, Basic, IBSSO or Bearer).",
     403: "Check the account status and balance, the key's rule and the IP security settings.",
+    429: "Too many failed attempts: wait for the time in Retry-After, then use the right credentials.",
     500: "Try again later; if it persists, contact your account manager with the time of the request.",
 }
 _OAUTH_ERRORS = {
     400: "invalid_request",
     401: "invalid_client",
     403: "unauthorized_client",
+    429: "invalid_client",
     500: "server_error",
 }
 # Catalogue code → the field of a message entry it is about, per API version ({i}: entry index).
@@ -214,6 +234,8 @@ class _BodyError(ApiError):
 
 
 def http_status(error: ApiError) -> int:
+    if isinstance(error, throttle.Throttled):
+        return 429
     kind = error.entry.kind
     if kind == "internal":
         return 500
@@ -231,15 +253,23 @@ def error_text(error: ApiError) -> str:
 def _property(error: ApiError, fields: dict[Code, str], index: int | None) -> str | None:
     if isinstance(error, _BodyError):
         return error.property
+    if isinstance(error, api.InvalidExpiry) and index is not None:
+        return (
+            f"messages[{index}].validityPeriod"
+            if fields is _V2_FIELDS
+            else f"messages[{index}].options.validityPeriod"
+        )
     template = fields.get(error.code)
     if template is None or index is None:
         return None
     return template.format(i=index)
 
 
-def _challenge(response: HttpResponse) -> HttpResponse:
+def _challenge(response: HttpResponse, error: ApiError | None = None) -> HttpResponse:
     if response.status_code == 401:
         response["WWW-Authenticate"] = WWW_AUTHENTICATE
+    if isinstance(error, throttle.Throttled):
+        response["Retry-After"] = str(error.retry_after)
     return response
 
 
@@ -254,7 +284,7 @@ def _service_exception(error: ApiError, index: int | None = None) -> dict[str, A
 
 def render_v2_error(error: ApiError, index: int | None = None) -> HttpResponse:
     """sms/2, sms/1 and auth endpoints: requestError.serviceException."""
-    return _challenge(JsonResponse(_service_exception(error, index), status=http_status(error)))
+    return _challenge(JsonResponse(_service_exception(error, index), status=http_status(error)), error)
 
 
 def render_v3_error(error: ApiError, index: int | None = None) -> HttpResponse:
@@ -269,7 +299,7 @@ def render_v3_error(error: ApiError, index: int | None = None) -> HttpResponse:
         "violations": violations,
         "resources": [],
     }
-    return _challenge(JsonResponse(body, status=status))
+    return _challenge(JsonResponse(body, status=status), error)
 
 
 def _no_store(response: HttpResponse) -> HttpResponse:
@@ -327,6 +357,21 @@ class _Entry:
     destinations: list[str]
 
 
+_SECONDS_PER_UNIT = {"SECONDS": 1, "MINUTES": 60, "HOURS": 3600}
+
+
+def _validity_seconds(amount: Any, unit: Any = "MINUTES") -> str | None:
+    """Infobip's validity period (sms/2 `validityPeriod` minutes; sms/3 options.validityPeriod
+    {"amount", "timeUnit": SECONDS|MINUTES|HOURS}, default MINUTES) as seconds for the pipeline,
+    which refuses anything that is not a positive whole number (307)."""
+    if amount is None:
+        return None
+    factor = _SECONDS_PER_UNIT.get(str(unit or "MINUTES").strip().upper())
+    if isinstance(amount, bool) or not isinstance(amount, int) or factor is None:
+        return f"{amount} {unit}"  # refused by the pipeline with the value in the message
+    return str(amount * factor)
+
+
 def _entries_v2(body: dict[str, Any]) -> tuple[list[_Entry], str | None]:
     entries = []
     for message in _messages(body):
@@ -338,9 +383,17 @@ def _entries_v2(body: dict[str, Any]) -> tuple[list[_Entry], str | None]:
             country="0",  # Infobip numbers are international
             schedule=_text(message.get("sendAt")),
             flash=message.get("flash") is True,
+            validity_seconds=_validity_seconds(message.get("validityPeriod")),
         )
         entries.append(_Entry(request, destinations))
     return entries, _text(body.get("bulkId"))
+
+
+def _validity(value: Any) -> str | None:
+    """sms/3 options.validityPeriod: {"amount", "timeUnit"} (a bare number: minutes)."""
+    if not isinstance(value, dict):
+        return _validity_seconds(value)
+    return _validity_seconds(value.get("amount"), value.get("timeUnit")) or "missing amount"
 
 
 def _entries_v3(body: dict[str, Any]) -> tuple[list[_Entry], str | None]:
@@ -357,6 +410,7 @@ def _entries_v3(body: dict[str, Any]) -> tuple[list[_Entry], str | None]:
             schedule=_text(schedule.get("sendAt")),
             campaign=_text(options.get("campaignReferenceId")),
             flash=options.get("flash") is True,
+            validity_seconds=_validity(options.get("validityPeriod")),
         )
         entries.append(_Entry(request, destinations))
     return entries, _text(schedule.get("bulkId"))
@@ -593,10 +647,14 @@ TOKEN_ENDPOINT = "/auth/1/oauth2/token"  # noqa: S105 (a path, not a secret)
 
 
 def _oauth_error(
-    status: int, error: str, description: str, extra: dict[str, Any] | None = None
+    status: int,
+    error: str,
+    description: str,
+    extra: dict[str, Any] | None = None,
+    refusal: ApiError | None = None,
 ) -> HttpResponse:
     body = {"error": error, "error_description": description, **(extra or {})}
-    return _no_store(_challenge(JsonResponse(body, status=status)))
+    return _no_store(_challenge(JsonResponse(body, status=status), refusal))
 
 
 def _client_credentials(request: HttpRequest) -> tuple[str, str]:
@@ -634,11 +692,15 @@ def oauth_token(request: HttpRequest) -> HttpResponse:
     ctx = api.Context.of(request, dialect=DIALECT, endpoint=TOKEN_ENDPOINT)
     secret = ""
 
+    client_id = ""
+
     def extract() -> Presented:
-        nonlocal secret
+        nonlocal secret, client_id
         client_id, secret = _client_credentials(request)
         if not secret:
             raise ApiError(Code.INVALID_AUTHKEY, "Missing client_secret: it is your API key.")
+        # Client credentials are guessed like passwords: the brute-force throttle applies.
+        throttle.check(username=client_id, ip=ctx.client_ip, code=Code.INVALID_AUTHKEY)
         if client_id != keys.display_prefix(secret):
             raise ApiError(
                 Code.INVALID_AUTHKEY,
@@ -648,12 +710,19 @@ def oauth_token(request: HttpRequest) -> HttpResponse:
         return Presented(secret, "client_secret")
 
     try:
-        grant = api.authorize(ctx, extract, None)
+        try:
+            grant = api.authorize(ctx, extract, None)
+        except ApiError as error:
+            if secret and not isinstance(error, throttle.Throttled) and getattr(error, "grant", None) is None:
+                throttle.failed(username=client_id, ip=ctx.client_ip)  # a wrong or unknown secret
+            raise
         assert isinstance(grant, KeyGrant)  # the client_secret is an API key
         token, expires_in = _issue(ctx, grant, secret)
     except ApiError as error:
         status = http_status(error)
-        return _oauth_error(status, _OAUTH_ERRORS[status], error_text(error), _service_exception(error))
+        return _oauth_error(
+            status, _OAUTH_ERRORS[status], error_text(error), _service_exception(error), error
+        )
     api.record_success(ctx, grant)
     return _no_store(JsonResponse({"access_token": token, "expires_in": expires_in, "token_type": "Bearer"}))
 

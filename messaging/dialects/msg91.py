@@ -78,6 +78,7 @@ def render(kind: str, *, request_id: str | None = None, error: ApiError | None =
 # and the code names the parameter's own failure.
 _AMBIGUOUS_CODES = {
     "mobiles": Code.INVALID_MOBILE,
+    "mobile": Code.INVALID_MOBILE,
     "message": Code.MISSING_MESSAGE,
     "sender": Code.INVALID_SENDER,
     "route": Code.ROUTE_UNDETERMINED,

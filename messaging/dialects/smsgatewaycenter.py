@@ -29,7 +29,9 @@ Errors have the same shapes with status "error", no apiKey, the reason in `reaso
 root <generateApiKeyErrorResponse>. statusCode 911 ("invalid credentials") covers every
 credential or permission failure (catalogue 104, 105, 201, 207); other refusals carry their
 catalogue code (208, 302, 303, 418, 421, 506). HTTP status: 401 for invalid or missing
-credentials, 403 for a refused permission (role, rule), IP or account, 500 for internal errors.
+credentials, 403 for a refused permission (role, rule), IP or account, 500 for internal errors,
+429 (with Retry-After, statusCode 911) while the brute-force throttle locks the userId or the
+client IP (messaging/throttle.py): then the password is not even checked.
 Every refusal is recorded in Failed Logs (201 for user credentials and roles, the pipeline's code
 for an apiKey), never with the password or key.
 """
@@ -37,7 +39,6 @@ for an apiKey), never with the password or key.
 import logging
 from xml.sax.saxutils import escape
 
-from django.contrib.auth import authenticate as authenticate_user
 from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -46,13 +47,13 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from accounts.models import User
 from authkeys import keys, services_catalogue
 from authkeys import services as authkey_services
 from authkeys.models import AuthKey, KeySecret
-from messaging import api, blacklist
+from messaging import api, blacklist, sessions
 from messaging.catalogue import ApiError, Code
 from messaging.credentials import Presented, presented_key
+from messaging.throttle import Throttled
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ def status_code(error: ApiError) -> str:
 
 
 def http_status(error: ApiError) -> int:
+    if isinstance(error, Throttled):
+        return 429
     if isinstance(error, _Forbidden | api.ServiceNotAllowed):
         return 403
     return error.entry.http_status
@@ -100,6 +103,8 @@ def render(kind: str, *, api_key: str | None = None, error: ApiError | None = No
         text = " | ".join(f"{name}={value}" for name, value in fields.items())
         response = HttpResponse(text, content_type="text/plain; charset=utf-8", status=status)
     add_never_cache_headers(response)  # Cache-Control: no-store (and no-cache, private, max-age=0)
+    if isinstance(error, Throttled):
+        response["Retry-After"] = str(error.retry_after)
     return response
 
 
@@ -194,12 +199,15 @@ def _by_user(
             raise ApiError(Code.MISSING_USERNAME, "Missing userId (your registered email).")
         if not password:
             raise ApiError(Code.MISSING_PASSWORD)
-        user = authenticate_user(request, username=email, password=password)
-        if not isinstance(user, User):
-            # Attribute the attempt to the account it targets, so the company sees it in Failed
-            # Logs; the reply is the same whether or not the userId exists.
-            company_id = User.objects.filter(email__iexact=email).values_list("company_id", flat=True).first()
-            raise ApiError(Code.INVALID_CREDENTIALS)
+        try:
+            # Behind the brute-force throttle (429 while locked); attributed to the targeted account.
+            user = sessions.check_password(email=email, password=password, ip=ctx.client_ip)
+        except sessions.CredentialError as error:
+            company_id = error.company_id
+            raise
+        except Throttled as error:
+            company_id = error.company_id
+            raise
         company = user.company
         if company is None:
             raise ApiError(Code.INVALID_CREDENTIALS, "This user does not belong to a company.")

@@ -296,6 +296,19 @@ SMS_DEFAULT_ROUTE = env.str("SMS_DEFAULT_ROUTE", default="transactional")
 # minutes) and of OAuth 2.0 access tokens (POST /auth/1/oauth2/token).
 INFOBIP_SESSION_SECONDS = env.int("INFOBIP_SESSION_SECONDS", default=60 * 60)
 INFOBIP_ACCESS_TOKEN_SECONDS = env.int("INFOBIP_ACCESS_TOKEN_SECONDS", default=60 * 60)
+# MSG91 OTP endpoints (messaging/otp.py): defaults of sendotp and the bounds of verify and retry.
+OTP_API_DEFAULT_SENDER = env.str("OTP_API_DEFAULT_SENDER", default="OTPSMS")
+OTP_API_DEFAULT_LENGTH = env.int("OTP_API_DEFAULT_LENGTH", default=4)
+OTP_API_DEFAULT_EXPIRY_MINUTES = env.int("OTP_API_DEFAULT_EXPIRY_MINUTES", default=24 * 60)
+OTP_API_MAX_VERIFY_ATTEMPTS = env.int("OTP_API_MAX_VERIFY_ATTEMPTS", default=5)
+OTP_API_MAX_RETRIES = env.int("OTP_API_MAX_RETRIES", default=3)
+# Brute-force throttle of password-style API credentials (messaging/throttle.py): failures per
+# username and per client IP within the window, beyond which they are refused without checking.
+API_AUTH_FAILURES_PER_USERNAME = env.int("API_AUTH_FAILURES_PER_USERNAME", default=10)
+API_AUTH_FAILURES_PER_IP = env.int("API_AUTH_FAILURES_PER_IP", default=50)
+API_AUTH_FAILURE_WINDOW_SECONDS = env.int("API_AUTH_FAILURE_WINDOW_SECONDS", default=15 * 60)
+# How often beat purges expired sessions and access tokens (messaging.tasks.purge_expired_credentials).
+API_CREDENTIALS_PURGE_SECONDS = env.float("API_CREDENTIALS_PURGE_SECONDS", default=60 * 60.0)
 
 # --- SMS delivery (customer messages accepted by the API) -------------------------------------
 # Not SMS_BACKEND above (the portal's own OTPs and notices): the backend that hands customers'
@@ -399,5 +412,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "alerts.tasks.check_thresholds",
         "schedule": ALERTS_THRESHOLD_CHECK_SECONDS,
         "options": {"expires": ALERTS_THRESHOLD_CHECK_SECONDS},
+    },
+    "messaging-purge-expired-credentials": {
+        "task": "messaging.tasks.purge_expired_credentials",
+        "schedule": API_CREDENTIALS_PURGE_SECONDS,
+        "options": {"expires": API_CREDENTIALS_PURGE_SECONDS},
     },
 }

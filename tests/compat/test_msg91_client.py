@@ -7,6 +7,7 @@ reply with "type": "error" comes back as data. Its v5 base is the `base_url` con
 """
 
 import importlib
+import re
 
 import msg91
 import pytest
@@ -109,3 +110,33 @@ def test_delivery_report_through_the_clients_v5_base(client_for, company, secret
     report = client.http_client.get(f"report/{request_id}")
     assert report["type"] == "success" and report["requestId"] == request_id
     assert [entry["number"] for entry in report["data"]] == ["919876543210"]
+
+
+def test_otp_send_verify_and_resend_through_the_real_client(client_for, company, secret):
+    """msg91-py's otp resource: GET {v2 base}sendotp.php / verifyRequestOTP.php / retryotp.php."""
+    from messaging.delivery import locmem
+    from messaging.models import OtpRequest
+
+    locmem.outbox.clear()
+    client = client_for(secret)
+
+    sent = client.otp.send(mobile="919876543210", sender="ACMEIN", otp_length=6, otp_expiry=10)
+    assert sent["type"] == "success"
+    assert Message.objects.get(request_id=sent["message"]).endpoint == "/api/sendotp.php"
+    [(_, to, text)] = locmem.outbox  # delivered at once (eager Celery): the SMS with the code
+    code = re.search(r"\d{6}", text).group(0)
+    assert to == "919876543210" and code not in Message.objects.get().text  # masked once delivered
+
+    assert client.otp.verify(mobile="919876543210", otp="000000" if code != "000000" else "111111") == {
+        "type": "error",
+        "message": "otp_not_verified",
+    }
+    assert client.otp.resend(mobile="919876543210", retrytype="voice")["type"] == "error"
+    assert client.otp.resend(mobile="919876543210") == {"type": "success", "message": "otp_sent_successfully"}
+    new_code = re.search(r"\d{6}", locmem.outbox[-1][2]).group(0)
+    assert client.otp.verify(mobile="919876543210", otp=new_code) == {
+        "type": "success",
+        "message": "number_verified_successfully",
+    }
+    assert OtpRequest.objects.get().verified_at is not None
+    assert Company.objects.get(pk=company.pk).sms_balance == 98

@@ -13,7 +13,6 @@ run, bounded waits.
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -24,7 +23,6 @@ from messaging import delivery
 from messaging.delivery import simulator
 from messaging.models import Message, Recipient
 from messaging.tasks import sweep_outbox
-from portal.celery import app
 from tests.celery_worker import (
     BROKER_URL,
     Worker,
@@ -32,6 +30,7 @@ from tests.celery_worker import (
     drop_queue,
     new_queue,
     start_worker,
+    switch_broker,
     wait_for,
 )
 from tests.messaging.test_delivery import make_message
@@ -79,38 +78,14 @@ def worker(
 
 
 @pytest.fixture
-def use_broker(celery_queue: str, settings: Any) -> Iterator[Callable[..., Any]]:
+def use_broker(celery_queue: str, settings: Any) -> Callable[..., Any]:
     """`with use_broker(url):` makes `.apply_async()` in this process publish to `url` (on this
-    run's queue, or `queue`); everything is restored at the end of the test.
+    run's queue, or `queue`); restored on exit (tests/celery_worker.switch_broker)."""
 
-    The app read its configuration when it was finalised, so its conf is changed directly and the
-    cached connection pool and AMQP helper (which hold the old broker) are dropped.
-    """
-    keys = ("broker_url", "broker_transport_options", "task_always_eager", "task_default_queue")
-    saved = {key: app.conf[key] for key in keys}
+    def switch(url: str, queue: str | None = None) -> Any:
+        return switch_broker(settings, url, queue or celery_queue)
 
-    def reset_pools() -> None:
-        app._pool = None
-        app.__dict__.pop("amqp", None)
-
-    @contextmanager
-    def switch(url: str, queue: str | None = None) -> Iterator[None]:
-        settings.CELERY_TASK_ALWAYS_EAGER = False
-        settings.CELERY_BROKER_URL = url
-        app.conf.update(
-            broker_url=url,
-            broker_transport_options={},
-            task_always_eager=False,
-            task_default_queue=queue or celery_queue,
-        )
-        reset_pools()
-        yield
-
-    try:
-        yield switch
-    finally:
-        reset_pools()
-        app.conf.update(saved)
+    return switch
 
 
 def recipient_statuses(message: Message) -> dict[str, tuple[str, str]]:
