@@ -37,6 +37,7 @@ from authkeys.models import AuthKey
 from messaging import blacklist, delivery, encoding, policy, refusals, sessions
 from messaging.catalogue import ApiError, Code
 from messaging.credentials import BEARER, Presented
+from messaging.delivery import publisher
 from messaging.models import FailedRequest, Message, Recipient
 
 logger = logging.getLogger(__name__)
@@ -465,7 +466,7 @@ def _accept(
 
 def _on_commit_deliver(message: Message) -> None:
     if message.delivery == Message.Delivery.ENQUEUED:
-        transaction.on_commit(lambda: delivery.publish(message.pk))
+        transaction.on_commit(lambda: publisher.publish_soon(message.pk))
 
 
 # --- Recording ----------------------------------------------------------------------------------

@@ -21,6 +21,22 @@ def deliver_message(message_id: int) -> str:
 
 
 @shared_task
+def deliver_messages(message_ids: list[int]) -> dict[str, int]:
+    """Send several messages (published together by messaging/delivery/publisher.py). Each is
+    claimed on its own, as by deliver_message; one whose backend fails is handed to
+    deliver_message, whose retries and backoff then apply to it alone."""
+    outcomes: dict[str, int] = {}
+    for message_id in message_ids:
+        try:
+            outcome = outbox.deliver(message_id)
+        except DeliveryError:
+            deliver_message.apply_async((message_id,), countdown=5)
+            outcome = "retrying"
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return outcomes
+
+
+@shared_task
 def sweep_outbox() -> dict[str, object]:
     """Periodic (CELERY_BEAT_SCHEDULE): re-enqueue stuck and due messages."""
     return outbox.sweep()

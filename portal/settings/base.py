@@ -329,6 +329,10 @@ SMS_DELIVERY_MAX_BACKOFF_SECONDS = env.int("SMS_DELIVERY_MAX_BACKOFF_SECONDS", d
 SMS_OUTBOX_STALE_SECONDS = env.int("SMS_OUTBOX_STALE_SECONDS", default=60)
 SMS_OUTBOX_SWEEP_SECONDS = env.float("SMS_OUTBOX_SWEEP_SECONDS", default=30.0)
 SMS_OUTBOX_SWEEP_BATCH = env.int("SMS_OUTBOX_SWEEP_BATCH", default=500)
+# The API publishes delivery tasks through a per-process thread that coalesces the messages
+# accepted meanwhile into one task of at most SMS_PUBLISH_BATCH ids (messaging/delivery/publisher.py).
+SMS_PUBLISH_COALESCE = env.bool("SMS_PUBLISH_COALESCE", default=True)
+SMS_PUBLISH_BATCH = env.int("SMS_PUBLISH_BATCH", default=100)
 
 # --- Retention (portal/retention.py) -----------------------------------------------------------
 # Failed logs, alerts and webhook deliveries older than this are purged daily (and by

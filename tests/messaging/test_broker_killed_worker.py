@@ -133,11 +133,17 @@ def test_killing_the_broker_mid_run_loses_no_accepted_message_and_sends_none_twi
         at_kill = submitted(accepted)
         assert at_kill < BEFORE, "the worker finished before the broker was killed: nothing was in flight"
 
-        # The API keeps accepting during the outage: committed, answered, left to the sweeper.
+        # The API keeps accepting during the outage: committed and answered; the publisher thread
+        # (messaging/delivery/publisher.py) then fails to publish and leaves them to the sweeper.
         during = [accept(client, secret, BEFORE + index) for index in range(DURING)]
-        assert set(Message.objects.filter(request_id__in=during).values_list("delivery", flat=True)) == {
-            Message.Delivery.PENDING
-        }
+        wait_for(
+            lambda: (
+                set(Message.objects.filter(request_id__in=during).values_list("delivery", flat=True))
+                == {Message.Delivery.PENDING}
+            ),
+            "the publisher to leave the outage's messages PENDING for the sweeper",
+            worker,
+        )
 
         # Redis comes back empty; the sweeper (beat's job) re-publishes what is not delivered.
         redis_server.start()

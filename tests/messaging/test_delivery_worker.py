@@ -162,3 +162,39 @@ def test_a_task_the_broker_lost_is_re_enqueued_by_the_sweeper(
 
     message = Message.objects.get(pk=message.pk)
     assert (message.delivery, message.delivery_attempts) == (Message.Delivery.SUBMITTED, 1)
+
+
+def test_messages_accepted_by_the_api_are_published_coalesced_and_delivered(
+    live: Worker, use_broker: Any, client: Any
+) -> None:
+    """The API's accept path publishes through the coalescing publisher thread
+    (messaging/delivery/publisher.py): every accepted message reaches the worker once."""
+    from authkeys.models import Rule
+    from tests.factories import CompanyFactory, make_key
+
+    Rule.objects.get_or_create(company=None, name="All services", defaults={"all_services": True})
+    company = CompanyFactory(sms_balance=1000)
+    _, secret = make_key(company, ip_security=False)
+    with use_broker(BROKER_URL):
+        request_ids = []
+        for i, msisdn in enumerate(NUMBERS * 2):
+            response = client.get(
+                "/api/sendhttp.php",
+                {
+                    "authkey": secret,
+                    "mobiles": msisdn,
+                    "message": f"Hello {i}",
+                    "sender": "ACMEIN",
+                    "response": "json",
+                },
+            )
+            assert response.json()["type"] == "success", response.content
+            request_ids.append(response.json()["message"])
+        messages = Message.objects.filter(request_id__in=request_ids)
+
+        def all_delivered() -> bool:
+            statuses = messages.values_list("recipients__msisdn", "recipients__status", "recipients__error")
+            return all(EXPECTED[msisdn] == (status, error) for msisdn, status, error in statuses)
+
+        wait_for(all_delivered, "every API-accepted message to be delivered", live)
+    assert set(messages.values_list("delivery", "delivery_attempts")) == {(Message.Delivery.SUBMITTED, 1)}

@@ -1,0 +1,120 @@
+"""Coalesced publishing of delivery tasks for the API's accept path.
+
+A request commits its Message already ENQUEUED (no write after the commit); then its delivery task
+must reach the broker. Publishing one Celery task per message costs kombu's message building and
+a broker round trip on every request (about a sixth of the accept path, bench/api.sh). Instead,
+`publish_soon(message_id)` hands the id to this process's publisher thread, which publishes one
+`deliver_messages(ids)` task for everything queued in the meantime (at most
+`SMS_PUBLISH_BATCH` ids per task): when idle a message is published at once, under load one
+publish covers many requests.
+
+Nothing can be lost by this: the row is ENQUEUED with `next_attempt_at` = commit time +
+SMS_OUTBOX_STALE_SECONDS, so if the process dies before its thread publishes, or the broker is
+down, the outbox sweeper publishes the message again (as for any lost task). A batch the broker
+refuses is put back to PENDING for the next sweep, as `delivery.publish` does for one message.
+
+With CELERY_TASK_ALWAYS_EAGER (tests) or SMS_PUBLISH_COALESCE off, `publish_soon` publishes
+inline, one task per message, as before.
+"""
+
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable
+
+from django.conf import settings
+from django.db import DatabaseError, close_old_connections
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+PublishBatch = Callable[[list[int]], None]
+
+
+class Coalescer:
+    """A daemon thread that takes ids from a queue and calls `publish(batch)` with everything
+    queued since its last call (up to `max_batch` ids). `publish` must not raise; if it does,
+    the error is logged and the batch left to the sweeper."""
+
+    def __init__(self, publish: PublishBatch, *, max_batch: int) -> None:
+        self._publish = publish
+        self._max_batch = max(1, max_batch)
+        self._queue: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="delivery-publisher", daemon=True)
+        self._thread.start()
+
+    def submit(self, message_id: int) -> None:
+        self._queue.put(message_id)
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < self._max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._publish(batch)
+            except Exception as exc:  # never let the thread die: the sweeper covers the batch
+                logger.error("could not publish %d delivery tasks: %s", len(batch), type(exc).__name__)
+
+
+def publish_batch(message_ids: list[int]) -> None:
+    """Publish one deliver_messages task; if the broker refuses, back to PENDING for the sweeper."""
+    from messaging.delivery import BROKER_ERRORS, PUBLISH_RETRY_POLICY
+    from messaging.models import Message
+    from messaging.tasks import deliver_messages
+
+    try:
+        deliver_messages.apply_async((message_ids,), retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+    except BROKER_ERRORS as exc:
+        logger.warning(
+            "broker unreachable, %d messages left for the outbox sweeper: %s", len(message_ids), exc
+        )
+        try:
+            Message.objects.filter(pk__in=message_ids, delivery=Message.Delivery.ENQUEUED).update(
+                delivery=Message.Delivery.PENDING, next_attempt_at=timezone.now()
+            )
+        except DatabaseError:
+            logger.exception("could not mark %d messages pending", len(message_ids))
+
+
+def _publish_from_thread(message_ids: list[int]) -> None:
+    """The publisher thread's call: its own database connection is kept healthy like a request's."""
+    close_old_connections()
+    publish_batch(message_ids)
+
+
+_coalescer: Coalescer | None = None
+_coalescer_pid = 0
+_lock = threading.Lock()
+
+
+def _get_coalescer() -> Coalescer:
+    global _coalescer, _coalescer_pid
+    pid = os.getpid()
+    if _coalescer is None or _coalescer_pid != pid:  # a forked worker starts its own thread
+        with _lock:
+            if _coalescer is None or _coalescer_pid != pid:
+                _coalescer = Coalescer(_publish_from_thread, max_batch=settings.SMS_PUBLISH_BATCH)
+                _coalescer_pid = pid
+    return _coalescer
+
+
+def coalescing() -> bool:
+    return bool(settings.SMS_PUBLISH_COALESCE) and not getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
+
+
+def publish_soon(message_id: int) -> None:
+    """Have the delivery task of a committed ENQUEUED message published. Never raises."""
+    if not coalescing():
+        from messaging.delivery import publish
+
+        publish(message_id)
+        return
+    try:
+        _get_coalescer().submit(message_id)
+    except Exception as exc:  # the row is ENQUEUED: the sweeper publishes it
+        logger.error("could not queue message %s for publishing: %s", message_id, type(exc).__name__)
