@@ -34,7 +34,7 @@ from authkeys import keys
 from authkeys.auth import KeyGrant, Refusal, authenticate_key, client_ip
 from authkeys.ipaddrs import parse_client_ip
 from authkeys.models import AuthKey
-from messaging import blacklist, delivery, encoding, policy, refusals, sessions
+from messaging import blacklist, delivery, encoding, onestatement, policy, refusals, sessions
 from messaging.catalogue import ApiError, Code
 from messaging.credentials import BEARER, Presented
 from messaging.delivery import publisher
@@ -404,6 +404,58 @@ def _accept(
     segmentation = checked["segmentation"]
     credits = segmentation.parts * len(recipients)
     duplicate_key = _duplicate_key(grant, checked["sender"], checked["text"], recipients)
+    message = Message(
+        company_id=grant.company_id,
+        authkey_id=grant.authkey_id,
+        dialect=ctx.dialect,
+        endpoint=ctx.endpoint,
+        client_ip=ctx.client_ip or None,
+        sender=checked["sender"],
+        route=checked["route"],
+        text=checked["text"],
+        text_after_delivery=request.text_after_delivery,
+        encoding=segmentation.encoding,
+        parts=segmentation.parts,
+        recipient_count=len(recipients),
+        credits=credits,
+        campaign=checked["campaign"],
+        reference=request.reference[:100],
+        flash=request.flash,
+        scheduled_at=checked["scheduled_at"],
+        expires_at=checked["expires_at"],
+        created_at=now,
+        # Created already handed over: no second write per request. If publishing fails, the
+        # sweeper re-publishes once next_attempt_at passes.
+        **delivery.enqueued_fields(checked["scheduled_at"], now),
+    )
+    status = (
+        Recipient.Status.SCHEDULED
+        if message.delivery == Message.Delivery.SCHEDULED
+        else Recipient.Status.ACCEPTED
+    )
+    rows = [
+        Recipient(message=message, msisdn=msisdn, message_uid=str(uuid4()), status=status, status_at=now)
+        for msisdn in recipients
+    ]
+    insufficient = ApiError(
+        Code.INSUFFICIENT_BALANCE,
+        f"This request needs {credits} credits: "
+        f"{segmentation.parts} part(s) for each of {len(recipients)} number(s).",
+    )
+    if within is None and onestatement.available():
+        outcome = onestatement.accept(
+            message=message,
+            recipients=rows,
+            duplicate_key=duplicate_key,
+            window=timedelta(seconds=settings.SMS_DUPLICATE_WINDOW_SECONDS),
+            now=now,
+        )
+        if outcome == onestatement.Outcome.DUPLICATE:
+            raise ApiError(Code.DUPLICATE)
+        if outcome == onestatement.Outcome.INSUFFICIENT_BALANCE:
+            raise insufficient
+        _on_commit_deliver(message)
+        return Accepted(message=message, recipients=rows)
     if not cache.add(duplicate_key, 1, timeout=settings.SMS_DUPLICATE_WINDOW_SECONDS):
         raise ApiError(Code.DUPLICATE)
     try:
@@ -412,52 +464,12 @@ def _accept(
                 sms_balance=F("sms_balance") - credits
             )
             if not debited:
-                raise ApiError(
-                    Code.INSUFFICIENT_BALANCE,
-                    f"This request needs {credits} credits: "
-                    f"{segmentation.parts} part(s) for each of {len(recipients)} number(s).",
-                )
-            message = Message.objects.create(
-                company_id=grant.company_id,
-                authkey_id=grant.authkey_id,
-                dialect=ctx.dialect,
-                endpoint=ctx.endpoint,
-                client_ip=ctx.client_ip or None,
-                sender=checked["sender"],
-                route=checked["route"],
-                text=checked["text"],
-                text_after_delivery=request.text_after_delivery,
-                encoding=segmentation.encoding,
-                parts=segmentation.parts,
-                recipient_count=len(recipients),
-                credits=credits,
-                campaign=checked["campaign"],
-                reference=request.reference[:100],
-                flash=request.flash,
-                scheduled_at=checked["scheduled_at"],
-                expires_at=checked["expires_at"],
-                created_at=now,
-                # Created already handed over: no second write per request. If publishing fails,
-                # the sweeper re-publishes once next_attempt_at passes.
-                **delivery.enqueued_fields(checked["scheduled_at"], now),
-            )
-            status = (
-                Recipient.Status.SCHEDULED
-                if message.delivery == Message.Delivery.SCHEDULED
-                else Recipient.Status.ACCEPTED
-            )
-            rows = Recipient.objects.bulk_create(
-                [
-                    Recipient(
-                        message=message, msisdn=msisdn, message_uid=str(uuid4()), status=status, status_at=now
-                    )
-                    for msisdn in recipients
-                ],
-                batch_size=1000,
-            )
+                raise insufficient
+            message.save(force_insert=True)
+            Recipient.objects.bulk_create(rows, batch_size=1000)
             if within is not None:
                 within(message)
-            _on_commit_deliver(message)
+        _on_commit_deliver(message)
     except BaseException:
         cache.delete(duplicate_key)  # nothing was sent: a corrected retry must not be a "duplicate"
         raise

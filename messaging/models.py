@@ -394,3 +394,15 @@ class OtpRequest(HashedCodeMixin):
 
     def __str__(self) -> str:
         return f"OTP for {self.mobile}"
+
+
+class DuplicateGuard(models.Model):
+    """PostgreSQL's duplicate window (error 311) for the one-statement accept path
+    (messaging/onestatement.py): one row per company + sender + text + recipients fingerprint,
+    claimed again once `expires_at` has passed. Expired rows are purged by the outbox sweep."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.key

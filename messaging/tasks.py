@@ -2,8 +2,9 @@
 secrets; the database row is the source of truth (messaging/delivery/outbox.py)."""
 
 from celery import shared_task
+from django.utils import timezone
 
-from messaging import sessions
+from messaging import onestatement, sessions
 from messaging.delivery import outbox, simulator
 from messaging.delivery.base import DeliveryError
 
@@ -38,8 +39,13 @@ def deliver_messages(message_ids: list[int]) -> dict[str, int]:
 
 @shared_task
 def sweep_outbox() -> dict[str, object]:
-    """Periodic (CELERY_BEAT_SCHEDULE): re-enqueue stuck and due messages."""
-    return outbox.sweep()
+    """Periodic (CELERY_BEAT_SCHEDULE): re-enqueue stuck and due messages; drop expired
+    duplicate-window claims (PostgreSQL, messaging/onestatement.py)."""
+    result = outbox.sweep()
+    purged = onestatement.purge_guards(now=timezone.now())
+    if purged:
+        result["duplicate_claims_purged"] = purged
+    return result
 
 
 @shared_task

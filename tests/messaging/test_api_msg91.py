@@ -226,6 +226,28 @@ def test_duplicate_within_ten_seconds_is_311_and_charged_once(client, company, k
     assert Company.objects.get(pk=company.pk).sms_balance == 99
 
 
+def test_the_duplicate_window_ends_and_expired_claims_are_purged(client, company, key, settings):
+    import time_machine
+    from django.db import connection
+
+    from messaging.models import DuplicateGuard
+    from messaging.tasks import sweep_outbox
+
+    with time_machine.travel("2026-11-22 10:00:00+00:00", tick=False) as traveller:
+        assert client.get(URL, params(key[1], response="json")).json()["type"] == "success"
+        traveller.shift(settings.SMS_DUPLICATE_WINDOW_SECONDS - 1)
+        assert client.get(URL, params(key[1], response="json")).json()["code"] == "311"
+        traveller.shift(2)
+        assert client.get(URL, params(key[1], response="json")).json()["type"] == "success"
+        assert Message.objects.count() == 2
+        traveller.shift(settings.SMS_DUPLICATE_WINDOW_SECONDS + 1)
+        if connection.vendor == "postgresql":
+            assert DuplicateGuard.objects.count() == 1  # one claim, taken again after the window
+        sweep_outbox()
+        # PostgreSQL keeps the window in DuplicateGuard (one-statement path), SQLite in the cache.
+        assert not DuplicateGuard.objects.exists()
+
+
 def test_refused_request_does_not_poison_the_duplicate_window(client, company, key):
     Company.objects.filter(pk=company.pk).update(sms_balance=0)
     assert client.get(URL, params(key[1], response="json")).json()["code"] == "301"
@@ -316,12 +338,15 @@ def test_nothing_is_published_before_commit(client, key, django_capture_on_commi
 def test_internal_failures_are_500_without_details_and_change_nothing(
     client, company, key, monkeypatch, failure, code
 ):
-    """Fault injection: nothing real fails on demand, so Message.objects.create is made to raise."""
+    """Fault injection: nothing real fails on demand, so the write of the acceptance is made to
+    raise (on PostgreSQL the one-statement path, on SQLite the ORM's Message.save)."""
+    from messaging import onestatement
 
-    def broken_create(**kwargs):
+    def broken_write(*args, **kwargs):
         raise failure()
 
-    monkeypatch.setattr(Message.objects, "create", broken_create)
+    monkeypatch.setattr(onestatement, "accept", broken_write)
+    monkeypatch.setattr(Message, "save", broken_write)
     response = client.get(URL, params(key[1], response="json"))
     assert response.status_code == 500
     reply = response.json()
