@@ -56,7 +56,7 @@ GUNICORN_PID=$!
 for _ in $(seq 50); do curl -fs "$BASE/bench/bare" >/dev/null && break; sleep 0.2; done
 
 SEND="/api/sendhttp.php?mobiles=919876543210&sender=BENCHX&route=4&message=Hello"
-declare -A RPS P50 P99
+declare -A RPS P50 P99 ALL
 run() {  # case letter, label, path [, lua script]
     local name=$1 label=$2 path=$3 script=${4:-} out
     # BENCH_CASES="b c" runs only those cases (the ratios then print for the pairs that ran).
@@ -71,18 +71,30 @@ run() {  # case letter, label, path [, lua script]
     fi
     out=$(wrk "${args[@]}" "$BASE$path")
     RPS[$name]=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+    ALL[$name]="${ALL[$name]:-} ${RPS[$name]}"
     P50[$name]=$(awk '$1 == "50%" {print $2}' <<<"$out")
     P99[$name]=$(awk '$1 == "99%" {print $2}' <<<"$out")
     local errors; errors=$(grep -E "Non-2xx|Socket errors" <<<"$out" | tr -s ' ' || true)
     printf '(%s) %-30s %9s req/s  p50 %8s  p99 %8s  %s\n' "$name" "$label" "${RPS[$name]}" "${P50[$name]}" "${P99[$name]}" "$errors"
 }
 
-echo "== wrk -t2 -c$CONNECTIONS -d$DURATION --latency, gunicorn sync x2, PostgreSQL, Redis ($(nproc) cores)"
-run a "bare view" /bench/bare
-run b "minimal lookup + insert" "/bench/minimal?authkey=$GOOD_KEY"
-BENCH_KEY=$GOOD_KEY run c "send, 1 recipient" /api/sendhttp.php bench/send.lua
-run e "418 refusal" "$SEND&authkey=$BAD_IP_KEY"
-run f "unknown key" "$SEND&authkey=$UNKNOWN_KEY"
+ROUNDS=${BENCH_ROUNDS:-1}
+echo "== wrk -t2 -c$CONNECTIONS -d$DURATION --latency, gunicorn sync x2, PostgreSQL, Redis ($(nproc) cores), $ROUNDS round(s)"
+# With BENCH_ROUNDS=N the cases run N times, interleaved (a b c e f, a b c e f, ...), and the
+# ratios use each case's median: on a shared 2-core machine single runs drift by a third.
+for round in $(seq "$ROUNDS"); do
+    [ "$ROUNDS" -gt 1 ] && echo "-- round $round"
+    run a "bare view" /bench/bare
+    run b "minimal lookup + insert" "/bench/minimal?authkey=$GOOD_KEY"
+    BENCH_KEY=$GOOD_KEY run c "send, 1 recipient" /api/sendhttp.php bench/send.lua
+    run e "418 refusal" "$SEND&authkey=$BAD_IP_KEY"
+    run f "unknown key" "$SEND&authkey=$UNKNOWN_KEY"
+done
+median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+for name in "${!ALL[@]}"; do RPS[$name]=$(median "${ALL[$name]}"); done
+[ "$ROUNDS" -gt 1 ] && for name in a b c e f; do
+    [ -n "${ALL[$name]:-}" ] && echo "($name) median ${RPS[$name]} req/s of:${ALL[$name]}"
+done
 
 [[ " ${BENCH_CASES:-d} " == *" d "* ]] && echo "== (d) send to 1,000 recipients (curl, 5 requests)"
 MOBILES=$(seq -s, 919800000000 919800000999)

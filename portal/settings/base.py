@@ -111,7 +111,9 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{(VAR_DIR / 'portal.sqlite3').as_posix()}")
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A SELECT 1 before the first query of each request: a connection broken by a database restart
+# or failover is replaced instead of failing that request. Costs one round trip per request.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (web + worker) share the file: wait for locks, write immediately.
     DATABASES["default"]["OPTIONS"] = {
