@@ -51,7 +51,7 @@ $PY manage.py migrate -v0
 eval "$($PY bench/seed.py)"
 
 LOG=${BENCH_LOG:-/tmp/bench-gunicorn.log}  # the app's log (Django logs every 4xx reply at WARNING)
-.venv/bin/gunicorn portal.wsgi -w 2 -b "127.0.0.1:$PORT" --log-level warning >"$LOG" 2>&1 &
+.venv/bin/gunicorn portal.wsgi -w "${BENCH_WORKERS:-2}" -b "127.0.0.1:$PORT" --log-level warning >"$LOG" 2>&1 &
 GUNICORN_PID=$!
 for _ in $(seq 50); do curl -fs "$BASE/bench/bare" >/dev/null && break; sleep 0.2; done
 
@@ -79,7 +79,7 @@ run() {  # case letter, label, path [, lua script]
 }
 
 ROUNDS=${BENCH_ROUNDS:-1}
-echo "== wrk -t2 -c$CONNECTIONS -d$DURATION --latency, gunicorn sync x2, PostgreSQL, Redis ($(nproc) cores), $ROUNDS round(s)"
+echo "== wrk -t2 -c$CONNECTIONS -d$DURATION --latency, gunicorn sync x${BENCH_WORKERS:-2}, PostgreSQL, Redis ($(nproc) cores), $ROUNDS round(s)"
 # With BENCH_ROUNDS=N the cases run N times, interleaved (a b c e f, a b c e f, ...), and the
 # ratios use each case's median: on a shared 2-core machine single runs drift by a third.
 for round in $(seq "$ROUNDS"); do
