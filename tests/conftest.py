@@ -61,3 +61,26 @@ def admin_client(client, staff, sms_outbox):
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     return client
+
+
+# --- Real Redis broker for the worker tests (tests/celery_worker.py) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def broker():  # type: ignore[no-untyped-def]
+    """A client of the real Redis broker, for the module's worker tests."""
+    from tests.celery_worker import connect_broker
+
+    client = connect_broker()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def celery_queue(request: pytest.FixtureRequest, broker):  # type: ignore[no-untyped-def]
+    """A queue of the module's own (named after it), deleted with whatever kombu left for it."""
+    from tests.celery_worker import drop_queue, new_queue
+
+    queue = new_queue("test-" + request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_"))
+    yield queue
+    drop_queue(broker, queue)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from django.db.models.signals import post_save
 
 from alerts.models import Alert
@@ -21,29 +20,12 @@ from portal.celery import app
 from tests.celery_worker import (
     BROKER_URL,
     Worker,
-    connect_broker,
-    drop_queue,
-    new_queue,
     start_worker,
     wait_for,
 )
 from tests.factories import CompanyFactory, make_key
 
 pytestmark = [pytest.mark.celery_worker]
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[redis.Redis]:
-    client = connect_broker()
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def celery_queue(broker: redis.Redis) -> Iterator[str]:
-    queue = new_queue("test-alerts")
-    yield queue
-    drop_queue(broker, queue)
 
 
 @pytest.fixture(scope="module")

@@ -26,9 +26,6 @@ from messaging.tasks import sweep_outbox
 from tests.celery_worker import (
     BROKER_URL,
     Worker,
-    connect_broker,
-    drop_queue,
-    new_queue,
     start_worker,
     switch_broker,
     wait_for,
@@ -41,20 +38,6 @@ pytestmark = [pytest.mark.celery_worker]
 UNREACHABLE_BROKER_URL = os.environ.get("CELERY_TEST_UNREACHABLE_BROKER_URL", "redis://127.0.0.1:6390/0")
 NUMBERS = [f"91987654321{d}" for d in range(10)] + ["919876543299"]
 EXPECTED = {msisdn: simulator.final_status(msisdn) for msisdn in NUMBERS}
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[redis.Redis]:
-    client = connect_broker()
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def celery_queue(broker: redis.Redis) -> Iterator[str]:
-    queue = new_queue("test-delivery")
-    yield queue
-    drop_queue(broker, queue)
 
 
 @pytest.fixture(scope="module")

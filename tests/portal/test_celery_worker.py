@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from accounts import services
 from accounts.models import ContactChange
@@ -25,9 +24,6 @@ from portal.celery import app
 from tests.celery_worker import (
     BROKER_URL,
     Worker,
-    connect_broker,
-    drop_queue,
-    new_queue,
     start_worker,
     wait_for,
 )
@@ -38,20 +34,6 @@ pytestmark = [pytest.mark.celery_worker]
 
 OLD_MOBILE = "+919876501234"
 NEW_MOBILE = "+919876509999"
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[redis.Redis]:
-    client = connect_broker()
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def celery_queue(broker: redis.Redis) -> Iterator[str]:
-    queue = new_queue("test-worker")
-    yield queue
-    drop_queue(broker, queue)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import redis
 from django.db import transaction
 from standardwebhooks import Webhook
 
@@ -14,9 +13,6 @@ from messaging import delivery as sms_delivery
 from tests.celery_worker import (
     BROKER_URL,
     Worker,
-    connect_broker,
-    drop_queue,
-    new_queue,
     start_worker,
     wait_for,
 )
@@ -29,20 +25,6 @@ from webhooks.models import Delivery
 pytestmark = [pytest.mark.celery_worker]
 
 NUMBERS = ["4512345670", "4512345677"]  # DELIVERED, UNDELIVERABLE (the simulator's table)
-
-
-@pytest.fixture(scope="module")
-def broker() -> Iterator[redis.Redis]:
-    client = connect_broker()
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def celery_queue(broker: redis.Redis) -> Iterator[str]:
-    queue = new_queue("test-webhooks")
-    yield queue
-    drop_queue(broker, queue)
 
 
 @pytest.fixture(scope="module")
