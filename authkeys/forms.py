@@ -1,6 +1,7 @@
 """Forms of the Authkey page: they validate the shape of the input; the rules live in services."""
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -10,7 +11,7 @@ from django.utils import timezone
 from accounts.models import Company
 from authkeys import selectors, services
 from authkeys.ipaddrs import parse_entry
-from authkeys.models import Rule
+from authkeys.models import AuthKey, Rule
 
 _ENTRY_SEPARATORS = re.compile(r"[,\r\n]+")
 
@@ -159,3 +160,29 @@ class SwitchForm(forms.Form):
 
     enabled = forms.TypedChoiceField(choices=[("1", "On"), ("0", "Off")], coerce=_on_off)
     view = forms.ChoiceField(choices=[("row", "row"), ("panel", "panel")], required=False)
+
+
+class WhitelistTargetForm(forms.Form):
+    """Which key (or the whole company) gets an IP: the + of Recent IPs and the Whitelist action
+    of Failed Logs.
+
+    The value is only shaped here; the key is then looked up through the user's company, so a key
+    of another company is a 404, not a form error."""
+
+    COMPANY = "company"
+
+    target = forms.CharField(label="Whitelist for", max_length=20, widget=forms.Select)
+
+    def __init__(self, *args: Any, authkeys: Iterable[AuthKey], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [(str(key.pk), key.name) for key in authkeys]
+        choices.append((self.COMPANY, "All keys (company whitelist)"))
+        self.fields["target"].widget.choices = choices  # type: ignore[attr-defined]
+
+    def clean_target(self) -> int | None:
+        value = self.cleaned_data["target"].strip()
+        if value == self.COMPANY:
+            return None
+        if value.isascii() and value.isdigit():
+            return int(value)
+        raise ValidationError("Choose a key, or all keys (company whitelist).", code="invalid")

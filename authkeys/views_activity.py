@@ -8,7 +8,6 @@ one 4xx that htmx is configured to swap (htmx-config in base.html; a 400 would n
 django-htmx's debug script would replace the whole page with it); plain form posts get a 400 page.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,38 +23,14 @@ from accounts.otp import CompanyMemberRequiredMixin, OtpVerifiedRequiredMixin, S
 from accounts.request import request_company, request_user
 from authkeys import selectors, services
 from authkeys.auth import client_ip
-from authkeys.models import AuthKey, RecentIP, SecurityEvent
+from authkeys.forms import WhitelistTargetForm
+from authkeys.models import RecentIP, SecurityEvent
 
 PAGE_SIZE = 50
 HTMX_INVALID = 422
-COMPANY_TARGET = "company"
-COMPANY_TARGET_LABEL = "All keys (company whitelist)"
 
 
 # --- Recent IPs -------------------------------------------------------------------------------
-
-
-class RecentIpWhitelistForm(forms.Form):
-    """The + button's form: which key (or the whole company) gets the IP.
-
-    The value is only shaped here; the key is then looked up through the user's company, so a key
-    of another company is a 404, not a form error."""
-
-    target = forms.CharField(label="Whitelist for", max_length=20, widget=forms.Select)
-
-    def __init__(self, *args: Any, authkeys: Iterable[AuthKey], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        choices = [(str(key.pk), key.name) for key in authkeys]
-        choices.append((COMPANY_TARGET, COMPANY_TARGET_LABEL))
-        self.fields["target"].widget.choices = choices  # type: ignore[attr-defined]
-
-    def clean_target(self) -> int | None:
-        value = self.cleaned_data["target"].strip()
-        if value == COMPANY_TARGET:
-            return None
-        if value.isascii() and value.isdigit():
-            return int(value)
-        raise ValidationError("Choose a key, or all keys (company whitelist).", code="invalid")
 
 
 class RecentIpsView(CompanyMemberRequiredMixin, OtpVerifiedRequiredMixin, View):
@@ -83,7 +58,7 @@ class RecentIpWhitelistView(
             if request.htmx:  # type: ignore[attr-defined]
                 return self._row(recent)
             return redirect("authkeys:recent_ips")
-        initial = {"target": str(recent.last_key_id) if recent.last_key_id else COMPANY_TARGET}
+        initial = {"target": str(recent.last_key_id) if recent.last_key_id else WhitelistTargetForm.COMPANY}
         return self._open(recent, self._form(recent, initial=initial))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -109,11 +84,11 @@ class RecentIpWhitelistView(
                 return redirect("authkeys:recent_ips")
         return self._open(recent, form, status=400)
 
-    def _form(self, recent: RecentIP, **kwargs: Any) -> RecentIpWhitelistForm:
+    def _form(self, recent: RecentIP, **kwargs: Any) -> WhitelistTargetForm:
         authkeys = selectors.authkeys_for_company(company=request_company(self.request))
-        return RecentIpWhitelistForm(authkeys=authkeys, auto_id=f"wl{recent.pk}_%s", **kwargs)
+        return WhitelistTargetForm(authkeys=authkeys, auto_id=f"wl{recent.pk}_%s", **kwargs)
 
-    def _open(self, recent: RecentIP, form: RecentIpWhitelistForm, status: int = 200) -> HttpResponse:
+    def _open(self, recent: RecentIP, form: WhitelistTargetForm, status: int = 200) -> HttpResponse:
         context = {"recent": recent, "form": form, "can_manage": True}
         if self.request.htmx:  # type: ignore[attr-defined]
             # A refusal is 422, which htmx swaps (see the module docstring).

@@ -43,28 +43,6 @@ class FailedLogFilterForm(forms.Form):
         return data
 
 
-class FailedLogWhitelistForm(forms.Form):
-    """Failed Logs' Whitelist action: the key that should accept the row's IP, or all keys."""
-
-    COMPANY = "company"
-
-    target = forms.CharField(label="Whitelist for", max_length=20, widget=forms.Select)
-
-    def __init__(self, *args: Any, authkeys: Iterable[AuthKey], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        choices = [(str(key.pk), key.name) for key in authkeys]
-        choices.append((self.COMPANY, "All keys (company whitelist)"))
-        self.fields["target"].widget.choices = choices  # type: ignore[attr-defined]
-
-    def clean_target(self) -> int | None:
-        value = self.cleaned_data["target"].strip()
-        if value == self.COMPANY:
-            return None
-        if value.isascii() and value.isdigit():
-            return int(value)
-        raise ValidationError("Choose a key, or all keys (company whitelist).", code="invalid")
-
-
 class RequestLookupForm(forms.Form):
     request_id = forms.CharField(label="Request id or message id", max_length=40)
 

@@ -20,10 +20,11 @@ from accounts.request import request_company, request_user
 from authkeys import scopes
 from authkeys import selectors as authkey_selectors
 from authkeys.auth import client_ip
+from authkeys.forms import WhitelistTargetForm
 from messaging import diagnostics, selectors, services
 from messaging.catalogue import CATALOGUE, Code
 from messaging.error_advice import ERROR_ADVICE
-from messaging.forms import FailedLogFilterForm, FailedLogWhitelistForm, IpCheckForm, RequestLookupForm
+from messaging.forms import FailedLogFilterForm, IpCheckForm, RequestLookupForm
 from messaging.models import FailedRequest
 
 PAGE_SIZE = 50
@@ -95,7 +96,7 @@ class FailedLogWhitelistView(
             if request.htmx:  # type: ignore[attr-defined]
                 return self._render_row(row)
             return redirect("messaging:failed_logs")
-        initial = {"target": str(row.authkey_id) if row.authkey_id else FailedLogWhitelistForm.COMPANY}
+        initial = {"target": str(row.authkey_id) if row.authkey_id else WhitelistTargetForm.COMPANY}
         return self._open(row, self._form(row, initial=initial))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -129,11 +130,11 @@ class FailedLogWhitelistView(
             raise Http404("Only 418 rows with a client IP can be whitelisted.")
         return row
 
-    def _form(self, row: FailedRequest, **kwargs: Any) -> FailedLogWhitelistForm:
+    def _form(self, row: FailedRequest, **kwargs: Any) -> WhitelistTargetForm:
         authkeys = authkey_selectors.authkeys_for_company(company=request_company(self.request))
-        return FailedLogWhitelistForm(authkeys=authkeys, auto_id=f"wl{row.pk}_%s", **kwargs)
+        return WhitelistTargetForm(authkeys=authkeys, auto_id=f"wl{row.pk}_%s", **kwargs)
 
-    def _open(self, row: FailedRequest, form: FailedLogWhitelistForm, status: int = 200) -> HttpResponse:
+    def _open(self, row: FailedRequest, form: WhitelistTargetForm, status: int = 200) -> HttpResponse:
         context = {"row": row, "whitelist_form": form, "can_manage": True}
         if self.request.htmx:  # type: ignore[attr-defined]
             return render(
