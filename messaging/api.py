@@ -38,7 +38,7 @@ from messaging import blacklist, delivery, encoding, onestatement, policy, refus
 from messaging.catalogue import ApiError, Code
 from messaging.credentials import BEARER, Presented
 from messaging.delivery import publisher
-from messaging.models import FailedRequest, Message, Recipient
+from messaging.models import Message, Recipient
 
 logger = logging.getLogger(__name__)
 
@@ -506,17 +506,15 @@ def record_refusal(
         # Buffered and written in batches (messaging/refusals.py): no synchronous durable write
         # per refusal; FAILED_REQUEST_BATCH_SIZE = 1 makes it synchronous (tests).
         refusals.record_refusal(
-            FailedRequest(
-                company_id=company_id,
-                authkey_id=grant.authkey_id if grant else None,
-                key_prefix=key_prefix,
-                code=str(error.code),
-                reason=error.detail[:300],
-                dialect=ctx.dialect,
-                endpoint=ctx.endpoint,
-                method=ctx.method[:8],
-                client_ip=ctx.client_ip or None,
-            )
+            company_id=company_id,
+            authkey_id=grant.authkey_id if grant else None,
+            key_prefix=key_prefix,
+            code=str(error.code),
+            reason=error.detail[:300],
+            dialect=ctx.dialect,
+            endpoint=ctx.endpoint,
+            method=ctx.method[:8],
+            client_ip=ctx.client_ip or None,
         )
         if grant is not None and ctx.client_ip:
             refusals.record_ip(
