@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -82,9 +82,12 @@ def publish_batch(message_ids: list[int]) -> None:
 
 
 def _publish_from_thread(message_ids: list[int]) -> None:
-    """The publisher thread's call: its own database connection is kept healthy like a request's."""
-    close_old_connections()
-    publish_batch(message_ids)
+    """The publisher thread's call. The thread touches the database only when the broker refuses
+    a batch; its connection is closed again afterwards rather than held open between outages."""
+    try:
+        publish_batch(message_ids)
+    finally:
+        connections.close_all()  # this thread's connections only (they are thread-local)
 
 
 _coalescer: Coalescer | None = None
