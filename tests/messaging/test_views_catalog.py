@@ -316,3 +316,142 @@ def test_group_made_on_the_page_sends_with_v2_sendsms_group_id(client):
         headers={"authkey": other_secret},
     ).json()
     assert reply["type"] == "error" and reply["code"] == "309"
+
+
+# --- Flows -------------------------------------------------------------------------------------------
+
+FLOW = {"name": "OTP", "template": "Hi ##name##, your code is ##code##.", "sender": "acmein", "route": "4"}
+
+
+def _flow(company, **fields):
+    return Flow.objects.create(company=company, **{**FLOW, "sender": "ACMEIN", **fields})
+
+
+def test_flow_list_shows_the_companys_flows_with_status_and_id(client):
+    member = _login(client, role="member")
+    mine = _flow(member.company, status=Flow.Status.APPROVED)
+    foreign = _flow(CompanyFactory(), name="Foreign flow")
+    page = client.get(reverse("messaging:flows")).content.decode()
+    assert mine.flow_id in page and "Approved" in page
+    assert foreign.flow_id not in page and "Foreign flow" not in page
+    assert "New flow" not in page
+
+
+def test_create_a_flow_pending_with_its_variables_and_curl_example(client):
+    owner = _login(client)
+    response = client.post(reverse("messaging:flows"), FLOW)
+    flow = Flow.objects.get()
+    assert response["Location"] == reverse("messaging:flow", args=[flow.pk])
+    assert (flow.company_id, flow.status, flow.sender, flow.route) == (
+        owner.company_id,
+        "pending",
+        "ACMEIN",
+        "4",
+    )
+    page = html.unescape(client.get(response["Location"]).content.decode())
+    assert "<code>name</code>, <code>code</code>" in page
+    assert f'"flow_id": "{flow.flow_id}"' in page and "http://testserver/api/v5/flow/" in page
+    assert '"mobiles": "919876543210", "name": "…", "code": "…"' in page
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"name": ""}, "Enter a name for the flow."),
+        ({"template": ""}, "Enter the template text."),
+        ({"template": "Hi ##first name##"}, "“##first” is not a variable: write ##name##"),
+        ({"template": "Hi ##name"}, "“##name” is not a variable"),
+        ({"sender": "AB"}, "A sender ID has 3 to 11 letters or digits; “AB” has 2."),
+        ({"route": "9"}, "Select a valid choice."),
+    ],
+)
+def test_flow_validation(client, fields, message):
+    _login(client)
+    response = client.post(reverse("messaging:flows"), {**FLOW, **fields})
+    assert response.status_code == 400
+    assert message in _errors(response)
+    assert _flows() == []
+
+
+def test_flow_is_editable_until_approved_and_editing_asks_for_approval_again(client):
+    owner = _login(client)
+    flow = _flow(owner.company, status=Flow.Status.REJECTED)
+    url = reverse("messaging:flow", args=[flow.pk])
+    response = client.post(url, {**FLOW, "template": "Hello ##name##", "sender": ""})
+    assert response["Location"] == url
+    flow.refresh_from_db()
+    assert (flow.template, flow.sender, flow.status) == ("Hello ##name##", "", "pending")
+
+    Flow.objects.filter(pk=flow.pk).update(status=Flow.Status.APPROVED)
+    page = client.get(url).content.decode()
+    assert "An approved flow cannot be edited" in page and 'name="template"' not in page
+    before = _flows()
+    response = client.post(url, {**FLOW, "template": "Changed ##name##"})
+    assert response.status_code == 400
+    assert "An approved flow cannot be changed; create a new flow instead." in _errors(response)
+    assert _flows() == before
+
+
+def test_member_cannot_create_or_edit_flows(client):
+    member = _login(client, role="member")
+    flow = _flow(member.company)
+    page = client.get(reverse("messaging:flow", args=[flow.pk])).content.decode()
+    assert flow.flow_id in page and 'name="template"' not in page
+    before = _flows()
+    assert client.post(reverse("messaging:flows"), FLOW).status_code == 403
+    assert client.post(reverse("messaging:flow", args=[flow.pk]), FLOW).status_code == 403
+    assert _flows() == before
+
+
+def test_another_companys_flow_is_404(client):
+    _login(client)
+    foreign = _flow(CompanyFactory())
+    before = _flows()
+    assert client.get(reverse("messaging:flow", args=[foreign.pk])).status_code == 404
+    assert client.post(reverse("messaging:flow", args=[foreign.pk]), FLOW).status_code == 404
+    assert _flows() == before
+
+
+def test_flow_made_on_the_page_is_refused_by_the_api_until_approved_then_sends(client, admin_client):
+    owner = UserFactory()
+    secret = make_key(company=owner.company, ip_security=False)[1]
+    page = client.__class__()
+    page.login(email=owner.email, password=PASSWORD)
+    page.post(reverse("messaging:flows"), FLOW)
+    flow = Flow.objects.get()
+    body = {
+        "flow_id": flow.flow_id,
+        "recipients": [{"mobiles": "919876543210", "name": "Asha", "code": "42"}],
+    }
+
+    def send():
+        return page.post(
+            "/api/v5/flow/", json.dumps(body), content_type="application/json", headers={"authkey": secret}
+        ).json()
+
+    reply = send()
+    assert reply["type"] == "error" and reply["code"] == "401"
+    response = admin_client.post(
+        reverse("admin:messaging_flow_changelist"), {"action": "approve", "_selected_action": [flow.pk]}
+    )
+    assert response.status_code == 302
+    reply = send()
+    assert reply["type"] == "success", reply
+    message = Message.objects.get(request_id=reply["message"])
+    assert (message.text, message.sender) == ("Hi Asha, your code is 42.", "ACMEIN")
+
+
+def test_flow_approved_while_being_edited_is_not_changed():
+    from django.core.exceptions import ValidationError
+
+    from messaging import services
+
+    company = CompanyFactory()
+    stale = _flow(company)
+    Flow.objects.filter(pk=stale.pk).update(status=Flow.Status.APPROVED)  # staff approve meanwhile
+    before = _flows()
+    with pytest.raises(ValidationError, match="An approved flow cannot be changed"):
+        services.flow_save(company=company, flow=stale, **{**FLOW, "template": "Changed"})
+    with pytest.raises(ValidationError, match="another company"):
+        services.flow_save(company=CompanyFactory(), flow=stale, **FLOW)
+    assert _flows() == before
