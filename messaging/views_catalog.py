@@ -181,6 +181,8 @@ class ContactGroupDeleteView(ContactGroupView):
     template_name = "messaging/contact_group_delete.html"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.can_manage():  # the confirmation page exists only to delete
+            raise PermissionDenied(MANAGERS_ONLY)
         group = self._group(pk)
         context = {"group": group, "member_count": selectors.group_member_count(group=group)}
         return render(request, self.template_name, context)

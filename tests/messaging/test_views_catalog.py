@@ -266,6 +266,7 @@ def test_member_role_cannot_change_groups(client):
     group = _group(user.company, numbers=["919800000001"])
     page = client.get(reverse("messaging:contact_group", args=[group.pk])).content.decode()
     assert "+919800000001" in page and "Add numbers" not in page and "Remove" not in page
+    assert client.get(reverse("messaging:contact_group_delete", args=[group.pk])).status_code == 403
     before = _groups()
     for url, data in _group_write_requests(group, group.members.get()):
         assert client.post(url, data).status_code == 403, url
