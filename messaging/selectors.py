@@ -8,7 +8,15 @@ from django.db.models import Count, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.models import Company
-from messaging.models import FailedRequest, Message, Recipient
+from messaging.models import (
+    ContactGroup,
+    FailedRequest,
+    Flow,
+    GroupMember,
+    Message,
+    Recipient,
+    SenderId,
+)
 
 
 @dataclass(frozen=True)
@@ -103,3 +111,45 @@ def request_report(*, company: Company, request_id: str, limit: int = 500) -> Re
     )
     recipients = list(Recipient.objects.filter(message=message).order_by("pk")[:limit])
     return RequestReport(message, [(status, n) for status, n in counts], recipients, len(recipients))
+
+
+# --- Sender IDs, contact groups and flows ---------------------------------------------------------
+
+
+def sender_ids(*, company: Company) -> list[SenderId]:
+    return list(SenderId.objects.filter(company=company).order_by("sender"))
+
+
+def contact_groups(*, company: Company) -> list[ContactGroup]:
+    """With `member_count`, by name."""
+    return list(
+        ContactGroup.objects.filter(company=company).annotate(member_count=Count("members")).order_by("name")
+    )
+
+
+def contact_group_for_company(*, company: Company, pk: int) -> ContactGroup:
+    return get_object_or_404(ContactGroup.objects.select_related("company"), company=company, pk=pk)
+
+
+def group_member_count(*, group: ContactGroup) -> int:
+    return GroupMember.objects.filter(group=group).count()
+
+
+def group_members(*, group: ContactGroup, after: str = "", limit: int = 100) -> list[GroupMember]:
+    """By number, keyset-paginated on the (group, msisdn) unique index."""
+    rows = GroupMember.objects.filter(group=group)
+    if after:
+        rows = rows.filter(msisdn__gt=after)
+    return list(rows.order_by("msisdn")[:limit])
+
+
+def group_member_for_group(*, group: ContactGroup, pk: int) -> GroupMember:
+    return get_object_or_404(GroupMember, group=group, pk=pk)
+
+
+def flows(*, company: Company) -> list[Flow]:
+    return list(Flow.objects.filter(company=company).order_by("-created_at", "-pk"))
+
+
+def flow_for_company(*, company: Company, pk: int) -> Flow:
+    return get_object_or_404(Flow, company=company, pk=pk)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from messaging import flows, openapi, otp, views
+from messaging import flows, openapi, otp, views, views_catalog
 from messaging.dialects import gatewayapi, infobip, infobip_keys, msg91, smsgatewaycenter
 
 app_name = "messaging"
@@ -13,6 +13,26 @@ urlpatterns = [
         name="failed_log_whitelist",
     ),
     path("sms/debug/", views.DebugView.as_view(), name="debug"),
+    path("sms/sender-ids/", views_catalog.SenderIdsView.as_view(), name="sender_ids"),
+    path("sms/groups/", views_catalog.ContactGroupsView.as_view(), name="contact_groups"),
+    path("sms/groups/<int:pk>/", views_catalog.ContactGroupView.as_view(), name="contact_group"),
+    path(
+        "sms/groups/<int:pk>/rename/",
+        views_catalog.ContactGroupRenameView.as_view(),
+        name="contact_group_rename",
+    ),
+    path(
+        "sms/groups/<int:pk>/delete/",
+        views_catalog.ContactGroupDeleteView.as_view(),
+        name="contact_group_delete",
+    ),
+    path(
+        "sms/groups/<int:pk>/members/<int:member_pk>/remove/",
+        views_catalog.GroupMemberRemoveView.as_view(),
+        name="group_member_remove",
+    ),
+    path("sms/flows/", views_catalog.FlowsView.as_view(), name="flows"),
+    path("sms/flows/<int:pk>/", views_catalog.FlowView.as_view(), name="flow"),
     path("api-docs/error-codes/", views.ErrorCodesView.as_view(), name="error_codes"),
     path("api-docs/", views.ApiDocsView.as_view(), name="api_docs"),
     path("api/openapi.json", openapi.openapi_json, name="openapi"),

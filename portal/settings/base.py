@@ -294,6 +294,8 @@ SMS_DUPLICATE_WINDOW_SECONDS = env.int("SMS_DUPLICATE_WINDOW_SECONDS", default=1
 # the route of requests that name none when their company has no default route.
 SMS_REQUIRE_APPROVED_SENDER = env.bool("SMS_REQUIRE_APPROVED_SENDER", default=False)
 SMS_DEFAULT_ROUTE = env.str("SMS_DEFAULT_ROUTE", default="transactional")
+# Most numbers one contact group may hold (SMS → Contact groups; the API's group_id adds them all).
+SMS_GROUP_MAX_MEMBERS = env.int("SMS_GROUP_MAX_MEMBERS", default=10000)
 # Infobip dialect: lifetime of IBSSO session tokens (POST /auth/1/session; Infobip's default is 60
 # minutes) and of OAuth 2.0 access tokens (POST /auth/1/oauth2/token).
 INFOBIP_SESSION_SECONDS = env.int("INFOBIP_SESSION_SECONDS", default=60 * 60)
