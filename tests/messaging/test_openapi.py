@@ -19,7 +19,22 @@ from tests.factories import PASSWORD, CompanyFactory, UserFactory, make_key
 
 URL = "/api/openapi.json"
 # Non-API routes of messaging/urls.py (HTML pages and the document itself).
-NOT_API = {"failed_logs", "failed_log_whitelist", "debug", "api_docs", "error_codes", "openapi"}
+NOT_API = {
+    "failed_logs",
+    "failed_log_whitelist",
+    "debug",
+    "api_docs",
+    "error_codes",
+    "openapi",
+    "sender_ids",
+    "contact_groups",
+    "contact_group",
+    "contact_group_rename",
+    "contact_group_delete",
+    "group_member_remove",
+    "flows",
+    "flow",
+}  # the panel's pages in messaging/urls.py
 
 
 def _api_routes() -> dict[str, str]:
