@@ -46,7 +46,11 @@ class FailedLogFilterForm(forms.Form):
 
 
 class RequestLookupForm(forms.Form):
-    request_id = forms.CharField(label="Request id or message id", max_length=40)
+    request_id = forms.CharField(
+        label="Request id or message id",
+        max_length=40,
+        widget=forms.TextInput(attrs={"class": "wide", "spellcheck": "false", "autocomplete": "off"}),
+    )
 
     def clean_request_id(self) -> str:
         value = self.cleaned_data["request_id"].strip().lower()
