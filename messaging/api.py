@@ -13,7 +13,6 @@ Every refusal is recorded (Failed Logs, Recent IPs) without the secret; recordin
 result into a failure.
 """
 
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from authkeys import keys
 from authkeys.auth import KeyGrant, Refusal, authenticate_key, client_ip
 from authkeys.ipaddrs import parse_client_ip
 from authkeys.models import AuthKey
-from messaging import blacklist, delivery, encoding, onestatement, policy, refusals, sessions
+from messaging import blacklist, delivery, encoding, onestatement, policy, refusals, sealing, sessions
 from messaging.catalogue import ApiError, Code
 from messaging.credentials import BEARER, Presented
 from messaging.delivery import publisher
@@ -85,8 +84,9 @@ class SendRequest:
     # `expiration`) or a validity period in seconds (Infobip `validityPeriod`, converted).
     expiration: str | None = None
     validity_seconds: str | None = None
-    # The stored text once the message is handed over (an OTP SMS: the text with the code masked).
-    text_after_delivery: str = ""
+    # The text to store instead of `text`, which holds a secret (an OTP SMS: the code masked);
+    # the real text is then stored only sealed (messaging/sealing.py).
+    masked_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -391,7 +391,7 @@ def _validate(grant: Principal, request: SendRequest, now: datetime) -> dict:  #
 
 
 def _duplicate_key(grant: Principal, sender: str, text: str, recipients: list[str]) -> str:
-    fingerprint = hashlib.sha256("\x1f".join([sender, text, *sorted(recipients)]).encode()).hexdigest()
+    fingerprint = sealing.fingerprint("\x1f".join([sender, text, *sorted(recipients)]))
     return f"messaging:dup:{grant.company_id}:{fingerprint}"
 
 
@@ -412,8 +412,8 @@ def _accept(
         client_ip=ctx.client_ip or None,
         sender=checked["sender"],
         route=checked["route"],
-        text=checked["text"],
-        text_after_delivery=request.text_after_delivery,
+        text=request.masked_text or checked["text"],
+        sealed_text=sealing.seal(checked["text"]) if request.masked_text else "",
         encoding=segmentation.encoding,
         parts=segmentation.parts,
         recipient_count=len(recipients),

@@ -42,10 +42,10 @@ class Message(models.Model):
     sender = models.CharField(max_length=11, blank=True)
     route = models.CharField(max_length=20, blank=True)
     text = models.TextField()
-    text_after_delivery = models.TextField(
+    sealed_text = models.TextField(
         blank=True,
-        help_text="Replaces the text once the message is submitted or expired (an OTP SMS keeps its "
-        "code only until it is handed to the gateway). Empty: the text stays.",
+        help_text="The real text of a message whose `text` is masked (an OTP SMS), sealed "
+        "(messaging/sealing.py) until it is handed to the gateway; then cleared.",
     )
     encoding = models.CharField(max_length=4, choices=Encoding.choices)
     parts = models.PositiveSmallIntegerField()

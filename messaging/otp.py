@@ -24,11 +24,11 @@ written in the same transaction as the Message, so a refused send leaves the pre
 
 Secrets: the code is stored only as a keyed digest (accounts.codes.HashedCodeMixin) and never
 logged or put in a task payload (the delivery task carries the message id). The SMS text
-necessarily contains the code, and the delivery worker reads it from the Message row, so
-Message.text holds it *until the message is handed to the gateway* (or expires): then the outbox
-replaces it with the text whose code is masked (Message.text_after_delivery), so reports, logs
-and the admin show "Your code is ******" afterwards. The alternative — keeping the code outside
-the database for the worker — would need a second store the outbox cannot recover after a crash.
+necessarily contains the code, and the delivery worker reads it from the Message row: so
+Message.text holds the text with the code masked ("Your code is ******": what reports, logs and
+the admin show) and the real text is stored only sealed (Message.sealed_text, encrypted and
+authenticated, messaging/sealing.py), unsealed in memory at the hand-over and cleared once the
+message is submitted or expired.
 Because only the digest is kept, a retry cannot resend the same code: it texts a *new* code of the
 same length (the previous one stops working), valid until the original expiry.
 
@@ -215,7 +215,7 @@ def otp_send(
     request = api.SendRequest(
         mobiles=[number] if number else mobile,
         text=_fill(template, code),
-        text_after_delivery=_fill(template, MASK * length),
+        masked_text=_fill(template, MASK * length),
         sender=sender,
         route=route,
         service=services_catalogue.OTP,
@@ -307,7 +307,7 @@ def otp_retry(
     request = api.SendRequest(
         mobiles=[otp.mobile],
         text=_fill(otp.template, code),
-        text_after_delivery=_fill(otp.template, MASK * otp.code_length),
+        masked_text=_fill(otp.template, MASK * otp.code_length),
         sender=otp.sender,
         route=otp.route,
         service=services_catalogue.OTP,

@@ -90,7 +90,7 @@ class Sender:
                 reply.read(MAX_RESPONSE_BYTES)
                 reusable = reply.read(1) == b""  # a longer reply is not downloaded: drop the connection
             except HTTPError:
-                pass
+                reusable = False  # the reply broke off: never reuse that connection
             finally:
                 if reusable:
                     reply.release_conn()

@@ -4,6 +4,7 @@ Not to be confused with portal.sms.backends, the gateway through which the *port
 users (OTP codes, notices): customer messages accepted by the API go through these backends.
 """
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -27,7 +28,7 @@ class Outcome(NamedTuple):
     error: str = ""
 
 
-class BaseBackend:
+class BaseBackend(ABC):
     """Base class of delivery backends, in the manner of Django's email backends.
 
     `send()` is called once per chunk of at most SMS_DELIVERY_CHUNK_SIZE recipients, outside any
@@ -41,11 +42,11 @@ class BaseBackend:
     #: Backends that print or keep message bodies in memory; not for production.
     development_only = False
 
+    @abstractmethod
     def send(self, message: "Message", recipients: Sequence["Recipient"]) -> list[Outcome]:
         """Hand the recipients over; return one Outcome per recipient (a missing one is recorded
         as FAILED). Raise DeliveryError if the gateway took none of them."""
-        raise NotImplementedError
 
-    def submitted(self, message: "Message") -> None:
+    def submitted(self, message: "Message") -> None:  # noqa: B027 (an optional hook, not abstract)
         """Called once, after every recipient was handed over and Message.delivery=SUBMITTED is
         committed. Default: nothing (delivery reports arrive through their own channel)."""

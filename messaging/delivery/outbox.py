@@ -46,10 +46,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from messaging import delivery
+from messaging import delivery, sealing
 from messaging.models import Message, Recipient
 from messaging.signals import recipient_statuses_changed
 
@@ -118,9 +118,9 @@ def _expire(message_ids: list[int], now: datetime) -> None:
 
 
 def _redact(messages: QuerySet[Message]) -> None:
-    """Replace the text of finished messages that carry a `text_after_delivery` (an OTP SMS
-    keeps its code only until it is handed over): one UPDATE, matching nothing for most."""
-    messages.exclude(text_after_delivery="").update(text=F("text_after_delivery"), text_after_delivery="")
+    """Clear the sealed real text of finished messages (an OTP SMS keeps its code, sealed, only
+    until it is handed over): one UPDATE, matching nothing for most."""
+    messages.exclude(sealed_text="").update(sealed_text="")
 
 
 def expire_overdue(now: datetime) -> int:
@@ -201,6 +201,9 @@ def deliver(message_id: int) -> str:
     if isinstance(claim, str):
         return claim
     message, token = claim
+    if message.sealed_text:
+        # In memory only, for the backend: the row keeps the masked text.
+        message.text = sealing.unseal(message.sealed_text)
     backend = delivery.get_backend()
     unsent = (
         Recipient.objects.filter(message_id=message_id, status__in=UNSENT)
@@ -250,7 +253,7 @@ def deliver(message_id: int) -> str:
             return "stopped: claim lost"
         if final:
             break
-    if message.text_after_delivery:
+    if message.sealed_text:
         _redact(Message.objects.filter(pk=message_id, delivery=Delivery.SUBMITTED))
     backend.submitted(message)
     return f"submitted: {sent} recipients"

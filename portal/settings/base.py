@@ -354,6 +354,9 @@ RETENTION_PURGERS = {
 # from SECRET_KEY. Set it explicitly in production so SECRET_KEY can rotate; changing it changes
 # every endpoint's secret (receivers would then reject our signatures until given the new ones).
 WEBHOOK_SECRET_KEY = os.environ.get("WEBHOOK_SECRET_KEY", "")
+# Keys the sealing of texts that carry a secret (an OTP SMS) until they are handed to the gateway
+# (messaging/sealing.py); defaults to one derived from SECRET_KEY.
+SMS_SEAL_SECRET = os.environ.get("SMS_SEAL_SECRET", "")
 # Development and tests only: allow loopback and private (RFC 1918, unique-local, CGNAT) targets.
 # `check --deploy` refuses it (webhooks.E001).
 WEBHOOKS_ALLOW_PRIVATE = env.bool("WEBHOOKS_ALLOW_PRIVATE", default=False)

@@ -1,7 +1,6 @@
 """Helpers for the browser tests: console capture, CSP checks, artifacts, reading texted codes."""
 
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -62,20 +61,11 @@ def query_param(url: str, name: str) -> str | None:
     return values[0] if values else None
 
 
-def wait_for_code(outbox: list[SmsMessage], to: str, timeout: float = 10.0) -> str:
-    """The 6-digit code in the newest SMS to `to`, waiting for it to arrive.
-
-    With the locmem backend and eager Celery the SMS is sent before the response, so this
-    normally returns at once; the deadline covers a delivery moved to on_commit or a task.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return last_code(outbox, to)
-        except AssertionError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.05)
+def texted_code(outbox: list[SmsMessage], to: str) -> str:
+    """The 6-digit code in the newest SMS to `to`. Callers first wait (Playwright's `expect`) for
+    the page that follows the sending; with the locmem backend the SMS is sent inside that request,
+    so it is in the outbox by then."""
+    return last_code(outbox, to)
 
 
 # --- Steps shared by the flows ----------------------------------------------------------------
@@ -101,5 +91,5 @@ def pass_otp_gate(page: Page, outbox: list[SmsMessage], typed_mobile: str, regis
     page.locator('[name="mobile"]').fill(typed_mobile)
     page.get_by_role("button", name="Send code").click()
     expect(page.get_by_role("heading", name="Enter the code")).to_be_visible()
-    page.locator('[name="code"]').fill(wait_for_code(outbox, registered_e164))
+    page.locator('[name="code"]').fill(texted_code(outbox, registered_e164))
     page.get_by_role("button", name="Verify").click()

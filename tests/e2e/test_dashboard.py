@@ -50,7 +50,7 @@ def seed(company, keys) -> None:
             five_digits = "substr('00000' || (id %% 100000), -5, 5)"
         cursor.execute(
             prefix + "INSERT INTO messaging_message (request_id, company_id, authkey_id, dialect, endpoint, "
-            "sender, route, text, text_after_delivery, encoding, parts, recipient_count, credits, "
+            "sender, route, text, sealed_text, encoding, parts, recipient_count, credits, "
             "campaign, reference, flash, delivery, delivery_attempts, created_at) "
             f"SELECT {request_id}, %s, CASE WHEN i %% 2 = 0 THEN %s ELSE %s END, 'msg91', "
             "'/api/sendhttp.php', 'LEDGER', '', 'Your invoice is ready', '', 'gsm7', "

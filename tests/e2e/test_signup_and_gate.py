@@ -11,7 +11,7 @@ from tests.e2e.helpers import (
     assert_no_csp_violations,
     assert_no_page_errors,
     query_param,
-    wait_for_code,
+    texted_code,
 )
 from tests.factories import PASSWORD, UserFactory
 
@@ -87,7 +87,7 @@ def test_sign_up_log_in_and_pass_the_gate(
     expect(page.get_by_role("heading", name="Enter the code")).to_be_visible()
     expect(page.get_by_role("status")).to_contain_text("+91•••••••210")
 
-    code = wait_for_code(sms_outbox, REGISTERED_E164)
+    code = texted_code(sms_outbox, REGISTERED_E164)
     assert len(sms_outbox) == 1
     assert sms_outbox[-1].to == REGISTERED_E164
     assert sms_outbox[-1].sensitive
@@ -128,7 +128,7 @@ def test_gate_refuses_another_mobile_and_a_wrong_code(
     # The registered mobile gets a code; a different 6-digit code is refused.
     request_code(page, registered)
     expect(page).to_have_url(VERIFY_URL)
-    code = wait_for_code(sms_outbox, registered)
+    code = texted_code(sms_outbox, registered)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     page.locator('[name="code"]').fill(wrong)
     page.get_by_role("button", name="Verify").click()

@@ -13,6 +13,7 @@ from accounts.models import Company
 from authkeys import auth
 from authkeys import services as key_services
 from authkeys.models import Service
+from messaging import sealing
 from messaging.delivery import locmem, outbox
 from messaging.models import FailedRequest, Flow, Message, OtpRequest
 from tests.factories import CompanyFactory, make_key
@@ -56,8 +57,8 @@ def send(client, secret, path=SEND, **params):
 
 
 def code_in(message: Message) -> str:
-    """The code in the SMS text (before delivery Message.text still holds it)."""
-    return re.search(r"\b(\d{4,9})\b", message.text).group(1)
+    """The code in the SMS text (before delivery it is kept only sealed, messaging/sealing.py)."""
+    return re.search(r"\b(\d{4,9})\b", sealing.unseal(message.sealed_text)).group(1)
 
 
 def latest_code() -> str:
@@ -81,8 +82,9 @@ def test_legacy_send_and_verify(client, company, secret):
     assert reply["type"] == "success" and re.fullmatch(r"[0-9a-f]{24}", reply["message"])
     message = Message.objects.get(request_id=reply["message"])
     assert (message.dialect, message.endpoint, message.sender) == ("msg91", SEND, "OTPSMS")
-    assert re.fullmatch(r"Your verification code is \d{4}\.", message.text)
-    assert message.text_after_delivery == "Your verification code is ****."
+    assert message.text == "Your verification code is ****."  # the database never holds the code
+    assert re.fullmatch(r"Your verification code is \d{4}\.", sealing.unseal(message.sealed_text))
+    assert code_in(message) not in message.sealed_text
     assert list(message.recipients.values_list("msisdn", flat=True)) == [MOBILE]
     assert balance(company) == 99
     otp = OtpRequest.objects.get()
@@ -119,14 +121,14 @@ def test_v5_send_and_verify(client, company, secret):
 def test_the_callers_own_otp_and_message(client, secret):
     send(client, secret, message="Your ACME code: ##OTP## (valid 10 min)", otp="482913", sender="ACMEIN")
     message = Message.objects.get()
-    assert (message.text, message.sender) == ("Your ACME code: 482913 (valid 10 min)", "ACMEIN")
-    assert message.text_after_delivery == "Your ACME code: ****** (valid 10 min)"
+    assert (message.text, message.sender) == ("Your ACME code: ****** (valid 10 min)", "ACMEIN")
+    assert sealing.unseal(message.sealed_text) == "Your ACME code: 482913 (valid 10 min)"
     assert verify(client, secret, "482913")["message"] == "number_verified_successfully"
 
 
 def test_msg91s_legacy_form_with_the_otp_inside_the_message(client, secret):
     send(client, secret, message="Your otp is 2786", otp="2786")
-    assert Message.objects.get().text_after_delivery == "Your otp is ****"
+    assert Message.objects.get().text == "Your otp is ****"
     assert verify(client, secret, "2786")["type"] == "success"
 
 
@@ -141,7 +143,8 @@ def test_v5_template_id_uses_an_approved_flow(client, company, secret):
     )  # fmt: skip
     assert response.json()["type"] == "success"
     message = Message.objects.get()
-    assert (message.text, message.sender) == ("5150 is your Acme code", "ACMEIN")
+    assert (message.text, message.sender) == ("**** is your Acme code", "ACMEIN")
+    assert sealing.unseal(message.sealed_text) == "5150 is your Acme code"
     assert verify(client, secret, "5150", V5_VERIFY)["type"] == "success"
 
 
@@ -352,7 +355,7 @@ def test_the_code_leaves_the_database_once_delivered_and_is_never_logged(client,
 
     assert locmem.outbox == [(message.request_id, MOBILE, "Your verification code is 735911.")]
     message.refresh_from_db()
-    assert (message.text, message.text_after_delivery) == ("Your verification code is ******.", "")
+    assert (message.text, message.sealed_text) == ("Your verification code is ******.", "")
     stored = json.dumps(list(OtpRequest.objects.values()), default=str)
     assert "735911" not in stored
     assert "735911" not in caplog.text

@@ -1,7 +1,6 @@
 """The coalescing publisher of delivery tasks (messaging/delivery/publisher.py)."""
 
 import threading
-import time
 
 import pytest
 
@@ -12,49 +11,55 @@ from tests.messaging.test_delivery import make_message
 WAIT = 10.0
 
 
-def _wait(condition, what):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
+class Recorder:
+    """The publish callback: records batches and lets the test wait for them (bounded)."""
+
+    def __init__(self, *, hold_first: bool = False, fail_first: bool = False) -> None:
+        self.batches: list[list[int]] = []
+        self.changed = threading.Condition()
+        self.first_taken = threading.Event()
+        self.release = threading.Event()
+        self.hold_first, self.fail_first = hold_first, fail_first
+
+    def __call__(self, batch: list[int]) -> None:
+        first = not self.first_taken.is_set()
+        self.first_taken.set()
+        if first and self.hold_first:
+            self.release.wait(WAIT)  # the first publish is slow: the rest queue up meanwhile
+        with self.changed:
+            self.batches.append(batch)
+            self.changed.notify_all()
+        if first and self.fail_first:
+            raise RuntimeError("boom")
+
+    def wait_for(self, published: int) -> None:
+        with self.changed:
+            done = self.changed.wait_for(lambda: sum(map(len, self.batches)) >= published, timeout=WAIT)
+        assert done, f"only {self.batches} were published, expected {published} ids"
 
 
 def test_ids_queued_while_publishing_go_out_together_each_exactly_once():
-    batches: list[list[int]] = []
-    release = threading.Event()
-
-    def publish(batch: list[int]) -> None:
-        if not batches:
-            release.wait(WAIT)  # the first publish is slow: the rest queue up meanwhile
-        batches.append(batch)
-
-    coalescer = publisher.Coalescer(publish, max_batch=40)
+    recorder = Recorder(hold_first=True)
+    coalescer = publisher.Coalescer(recorder, max_batch=40)
     coalescer.submit(0)
-    _wait(lambda: coalescer._queue.empty(), "the thread to take the first id")
+    assert recorder.first_taken.wait(WAIT)  # the thread holds the first id
     for message_id in range(1, 101):
         coalescer.submit(message_id)
-    release.set()
-    _wait(lambda: sum(len(b) for b in batches) == 101, "every id to be published")
-    assert sorted(i for batch in batches for i in batch) == list(range(101))
-    assert batches[0] == [0]
-    assert [len(b) for b in batches[1:]] == [40, 40, 20]
+    recorder.release.set()
+    recorder.wait_for(101)
+    assert sorted(i for batch in recorder.batches for i in batch) == list(range(101))
+    assert recorder.batches[0] == [0]
+    assert [len(b) for b in recorder.batches[1:]] == [40, 40, 20]
 
 
 def test_a_failing_publish_does_not_stop_the_thread():
-    seen: list[list[int]] = []
-
-    def publish(batch: list[int]) -> None:
-        seen.append(batch)
-        if len(seen) == 1:
-            raise RuntimeError("boom")
-
-    coalescer = publisher.Coalescer(publish, max_batch=10)
+    recorder = Recorder(fail_first=True)
+    coalescer = publisher.Coalescer(recorder, max_batch=10)
     coalescer.submit(1)
-    _wait(lambda: len(seen) == 1, "the failing publish")
+    recorder.wait_for(1)
     coalescer.submit(2)
-    _wait(lambda: len(seen) == 2, "the next publish")
-    assert seen == [[1], [2]]
+    recorder.wait_for(2)
+    assert recorder.batches == [[1], [2]]
 
 
 def test_eager_mode_publishes_inline(settings):

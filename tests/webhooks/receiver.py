@@ -2,7 +2,6 @@
 request and answers from a script (status, headers, delay), then 200."""
 
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +28,7 @@ class Receiver:
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self.script: list[Reply] = []
+        self._closing = threading.Event()
         self.default = Reply()
         self._lock = threading.Lock()
         receiver = self
@@ -43,8 +43,8 @@ class Receiver:
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
                     reply = receiver.script.pop(0) if receiver.script else receiver.default
-                if reply.delay:
-                    time.sleep(reply.delay)
+                if reply.delay:  # a slow receiver: hold the reply (released early when the test ends)
+                    receiver._closing.wait(reply.delay)
                 payload = reply.body
                 try:
                     self.send_response(reply.status)
@@ -75,6 +75,7 @@ class Receiver:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()
         self.server.shutdown()
         self.server.server_close()
 
