@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from functools import cache
 
 from django.conf import settings
 
@@ -26,7 +27,11 @@ class SealError(ValueError):
 
 
 def _key(purpose: bytes) -> bytes:
-    configured = getattr(settings, "SMS_SEAL_SECRET", "") or settings.SECRET_KEY
+    return _derive(getattr(settings, "SMS_SEAL_SECRET", "") or settings.SECRET_KEY, purpose)
+
+
+@cache  # every send fingerprints its text: derive each key once per configured secret
+def _derive(configured: str, purpose: bytes) -> bytes:
     return hmac.new(configured.encode(), b"sms-portal.seal." + purpose, hashlib.sha256).digest()
 
 
