@@ -42,6 +42,7 @@ from alerts.models import Alert, AlertQuota, AlertWindow
 from authkeys.models import AuthKey, SecurityEvent
 from messaging.catalogue import CATALOGUE, Code
 from messaging.models import FailedRequest
+from messaging.refusals import RefusalRow
 from portal.sms import send_sms
 
 logger = logging.getLogger(__name__)
@@ -101,9 +102,9 @@ def stale_seconds() -> int:
 # --- Refusals ---------------------------------------------------------------------------------
 
 
-def note_refusals(*, rows: Iterable[FailedRequest]) -> None:
+def note_refusals(*, rows: Iterable[RefusalRow]) -> None:
     """Count a batch of refusals into their windows; alert at once where due. One transaction."""
-    by_family: dict[tuple[int, str], list[FailedRequest]] = defaultdict(list)
+    by_family: dict[tuple[int, str], list[RefusalRow]] = defaultdict(list)
     for row in rows:
         if row.company_id is None:  # unknown key: nobody to tell
             continue
@@ -144,7 +145,7 @@ def _current_window(*, company_id: int, family: str, at: datetime) -> AlertWindo
     raise RuntimeError("could not open an alert window")
 
 
-def _group(family: str, row: FailedRequest) -> tuple[int, str]:
+def _group(family: str, row: RefusalRow) -> tuple[int, str]:
     return (row.authkey_id or 0, (row.client_ip or "") if family == Family.IP_REFUSED else row.code)
 
 
@@ -153,8 +154,8 @@ def _immediate_key(window: AlertWindow, group: tuple[int, str]) -> str:
     return f"{IMMEDIATE_KIND[window.family]}:w{window.pk}:k{key_id}:{what}"
 
 
-def _count_in_window(window: AlertWindow, rows: Sequence[FailedRequest]) -> None:
-    firsts: dict[tuple[int, str], FailedRequest] = {}
+def _count_in_window(window: AlertWindow, rows: Sequence[RefusalRow]) -> None:
+    firsts: dict[tuple[int, str], RefusalRow] = {}
     for row in rows:
         firsts.setdefault(_group(window.family, row), row)
     keys = {group: _immediate_key(window, group) for group in firsts}
@@ -184,7 +185,7 @@ def _room(company_id: int, *, immediate: bool, now: datetime) -> int:
     return limit - used
 
 
-def _alert_at_once(window: AlertWindow, row: FailedRequest, dedupe_key: str) -> None:
+def _alert_at_once(window: AlertWindow, row: RefusalRow, dedupe_key: str) -> None:
     now = timezone.now()
     kind = IMMEDIATE_KIND[window.family]
     details = _refusal_details(row)
@@ -217,7 +218,7 @@ def _alert_at_once(window: AlertWindow, row: FailedRequest, dedupe_key: str) -> 
         enqueue(due)
 
 
-def _refusal_details(row: FailedRequest) -> dict[str, Any]:
+def _refusal_details(row: RefusalRow) -> dict[str, Any]:
     key = (
         AuthKey.objects.filter(pk=row.authkey_id).values("name", "display_prefix").first()
         if row.authkey_id is not None

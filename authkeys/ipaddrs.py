@@ -1,5 +1,6 @@
 """Parsing of allow-list entries: IPv4, IPv6 or CIDR, strictly, with the entry named in errors."""
 
+import functools
 import ipaddress
 import re
 
@@ -96,6 +97,7 @@ def normalize_entry(raw: str) -> str:
     return canonical(parse_entry(raw))
 
 
+@functools.lru_cache(maxsize=4096)  # addresses are immutable; each request parses its IP twice or more
 def parse_client_ip(raw: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """A request's IP, IPv4-mapped IPv6 unmapped; None when it is not an address."""
     try:

@@ -45,6 +45,12 @@ def decode_basic(credentials: str) -> tuple[str, str] | None:
     return (username, password) if colon else None
 
 
+def _header(request: HttpRequest, name: str) -> str | None:
+    """request.headers.get(name) without building the headers mapping (every API request asks)."""
+    value = request.META.get("HTTP_" + name.upper().replace("-", "_"))
+    return None if value is None else str(value)
+
+
 def _values(source: Any, name: str) -> list[str]:
     if hasattr(source, "getlist"):
         return [str(value) for value in source.getlist(name)]
@@ -65,16 +71,16 @@ def presented_key(
     With `principals`, `Authorization: Basic | IBSSO | Bearer` credentials count too."""
     found: list[Presented] = []
     for name in params:
-        header = request.headers.get(name)
+        header = _header(request, name)
         if header is not None:
             found.append(Presented(header.strip(), f"{name} header"))
         for label, source in (("query", request.GET), ("form", request.POST), ("JSON", body or {})):
             for value in _values(source, name):
                 found.append(Presented(value.strip(), f"{name} {label} parameter"))
-    api_key_header = request.headers.get("apiKey")
+    api_key_header = _header(request, "apiKey")
     if api_key_header is not None:
         found.append(Presented(api_key_header.strip(), "apiKey header"))
-    authorization = request.headers.get("Authorization", "")
+    authorization = _header(request, "Authorization") or ""
     if authorization:
         scheme, _, credentials = authorization.strip().partition(" ")
         if scheme.lower() in _KEY_SCHEMES and credentials.strip():

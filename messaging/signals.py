@@ -13,6 +13,7 @@ recipient_statuses_changed = Signal()
 # --- refusals_recorded (alerts) -----------------------------------------------------------------
 # Sent by messaging.refusals.flush() after a batch of Failed Logs rows was written (committed,
 # unless the caller of a synchronous flush holds an outer transaction). Argument: `rows`, the
-# saved FailedRequest instances of the batch. Sent with send_robust: a receiver's exception is
-# logged by Django and never reaches the flush. Receivers must be cheap: one call per flush.
+# batch as messaging.refusals.RefusalRow tuples (the FailedRequest fields, no primary key). Sent
+# with send_robust: a receiver's exception is logged by Django and never reaches the flush.
+# Receivers must be cheap: one call per flush.
 refusals_recorded = Signal()

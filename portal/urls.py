@@ -6,6 +6,8 @@ from portal import views
 from reports import views as reports_views
 
 urlpatterns = [
+    # The wire API (in messaging.urls) first: it answers most requests (see messaging/urls.py).
+    path("", include("messaging.urls")),
     path("", RedirectView.as_view(pattern_name="portal:dashboard", permanent=False)),
     path(
         "",
@@ -24,7 +26,6 @@ urlpatterns = [
     path("authkey/", include("authkeys.urls")),
     path("settings/webhooks/", include("webhooks.urls")),
     path("settings/alerts/", include("alerts.urls")),
-    path("", include("messaging.urls")),
     path("", include("reports.urls")),
     path("staff/", admin.site.urls),
 ]

@@ -90,23 +90,43 @@ _AMBIGUOUS_CODES = {
 }
 
 
-def _single(request: HttpRequest, name: str, body: dict[str, Any] | None = None) -> str | None:
-    """One value of a parameter from the query, form or JSON body; differing repeats are refused."""
-    values = [*request.GET.getlist(name), *request.POST.getlist(name)]
-    if body and body.get(name) is not None:
-        item = body[name]
-        values.append(",".join(str(v) for v in item) if isinstance(item, list) else str(item))
-    if len(set(values)) > 1:
+def _params(request: HttpRequest, body: dict[str, Any] | None = None) -> dict[str, list[str]]:
+    """Every parameter's values from the query, then the form, then the JSON body: read once per
+    request (the send endpoints look up a dozen names)."""
+    merged: dict[str, list[str]] = {name: list(values) for name, values in request.GET.lists()}
+    if request.method == "POST":
+        for name, values in request.POST.lists():
+            merged.setdefault(name, []).extend(values)
+    for name, item in (body or {}).items():
+        if item is not None:
+            value = ",".join(str(v) for v in item) if isinstance(item, list) else str(item)
+            merged.setdefault(name, []).append(value)
+    return merged
+
+
+def _one(params: dict[str, list[str]], name: str) -> str | None:
+    """One value of a parameter; differing repeats are refused."""
+    values = params.get(name)
+    if not values:
+        return None
+    if len(values) > 1 and len(set(values)) > 1:
         raise ApiError(
             _AMBIGUOUS_CODES.get(name, Code.MISSING_MESSAGE),
             f"The parameter {name!r} was sent more than once with different values.",
         )
-    return values[0] if values else None
+    return values[0]
+
+
+def _single(request: HttpRequest, name: str, body: dict[str, Any] | None = None) -> str | None:
+    """One value of a parameter from the query, form or JSON body; differing repeats are refused."""
+    return _one(_params(request, body), name)
 
 
 def _send_request(request: HttpRequest, body: dict[str, Any] | None = None) -> api.SendRequest:
+    params = _params(request, body)
+
     def get(name: str) -> str | None:
-        return _single(request, name, body)
+        return _one(params, name)
 
     return api.SendRequest(
         mobiles=get("mobiles"),

@@ -337,6 +337,8 @@ SMS_OUTBOX_SWEEP_BATCH = env.int("SMS_OUTBOX_SWEEP_BATCH", default=500)
 # accepted meanwhile into one task of at most SMS_PUBLISH_BATCH ids (messaging/delivery/publisher.py).
 SMS_PUBLISH_COALESCE = env.bool("SMS_PUBLISH_COALESCE", default=True)
 SMS_PUBLISH_BATCH = env.int("SMS_PUBLISH_BATCH", default=100)
+# How long the publisher thread gathers ids after the first one before it publishes (milliseconds).
+SMS_PUBLISH_LINGER_MS = env.int("SMS_PUBLISH_LINGER_MS", default=50)
 
 # --- Retention (portal/retention.py) -----------------------------------------------------------
 # Failed logs, alerts and webhook deliveries older than this are purged daily (and by

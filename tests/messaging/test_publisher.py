@@ -85,3 +85,35 @@ def test_a_batch_the_broker_refuses_is_left_pending_for_the_sweeper(settings):
     states = dict(Message.objects.values_list("pk", "delivery"))
     assert [states[m.pk] for m in messages] == [Message.Delivery.PENDING] * 3
     assert states[other.pk] == Message.Delivery.SUBMITTED  # not ENQUEUED: left alone
+
+
+def test_the_thread_lingers_after_the_first_id_so_that_ids_of_that_moment_share_one_publish():
+    recorder = Recorder()
+    lingering, linger_over = threading.Event(), threading.Event()
+
+    def linger(seconds: float) -> None:  # stands in for time.sleep: the test decides when it ends
+        assert seconds == 0.05
+        lingering.set()
+        assert linger_over.wait(WAIT)
+
+    coalescer = publisher.Coalescer(recorder, max_batch=100, linger_seconds=0.05, linger=linger)
+    coalescer.submit(1)
+    assert lingering.wait(WAIT)
+    for message_id in range(2, 6):
+        coalescer.submit(message_id)
+    assert recorder.batches == []  # nothing is published while the thread lingers
+    linger_over.set()
+    recorder.wait_for(5)
+    assert recorder.batches == [[1, 2, 3, 4, 5]]
+
+
+def test_no_linger_publishes_without_waiting():
+    recorder = Recorder()
+
+    def linger(seconds: float) -> None:
+        raise AssertionError("a coalescer without linger never waits")
+
+    coalescer = publisher.Coalescer(recorder, max_batch=100, linger_seconds=0, linger=linger)
+    coalescer.submit(7)
+    recorder.wait_for(1)
+    assert recorder.batches == [[7]]

@@ -133,7 +133,7 @@ def test_a_flush_error_is_logged_and_never_raised(client, ip_key, caplog, monkey
     def broken(*args, **kwargs):
         raise RuntimeError("database is gone")
 
-    monkeypatch.setattr(FailedRequest.objects, "bulk_create", broken)
+    monkeypatch.setattr(refusals, "_insert_rows", broken)
     with caplog.at_level(logging.ERROR, logger="messaging.refusals"):
         assert refusals.flush() == 0
     assert "could not write 1 refusals and 1 Recent IP counts: RuntimeError" in caplog.text
@@ -182,3 +182,60 @@ def test_the_flush_thread_writes_within_the_interval(client, settings):
     refusals._wake.set()
     refusals._timer.join(timeout=5)
     assert not refusals._timer.is_alive()
+
+
+def test_the_buffered_row_covers_every_failed_logs_column_but_the_key():
+    # The flush writes RefusalRow tuples as they are (COPY on PostgreSQL): a column added to
+    # FailedRequest must be added to RefusalRow, or rows would silently lack it.
+    model_fields = {f.name for f in FailedRequest._meta.concrete_fields if not f.primary_key}
+    assert set(refusals._COPY_FIELDS) == model_fields
+    assert len(refusals._COPY_FIELDS) == len(refusals.RefusalRow._fields)
+
+
+def test_every_field_of_a_flushed_row_is_stored_as_buffered(ip_key):
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 11, 2, 10, 30, 15, 123456, tzinfo=UTC)
+    refusals.record_refusal(
+        company_id=ip_key[0].company_id,
+        authkey_id=ip_key[0].pk,
+        key_prefix="smsp_AbCd",
+        code="418",
+        reason="tab\there, newline\nthere, back\\slash, “quotes”",
+        dialect="msg91",
+        endpoint="/api/sendhttp.php",
+        method="POST",
+        client_ip="2001:db8::7",
+        created_at=at,
+    )
+    refusals.record_refusal(
+        company_id=None,
+        code="207",
+        reason="",
+        dialect="infobip",
+        endpoint="/sms/3/messages",
+        method="GET",
+        client_ip=None,
+    )
+    assert refusals.flush() == 2
+    stored = {row["code"]: row for row in FailedRequest.objects.values()}
+    assert {k: v for k, v in stored["418"].items() if k != "id"} == {
+        "company_id": ip_key[0].company_id,
+        "authkey_id": ip_key[0].pk,
+        "key_prefix": "smsp_AbCd",
+        "code": "418",
+        "reason": "tab\there, newline\nthere, back\\slash, “quotes”",
+        "dialect": "msg91",
+        "endpoint": "/api/sendhttp.php",
+        "method": "POST",
+        "client_ip": "2001:db8::7",
+        "created_at": at,
+    }
+    unknown = stored["207"]
+    assert (unknown["company_id"], unknown["authkey_id"], unknown["client_ip"], unknown["key_prefix"]) == (
+        None,
+        None,
+        None,
+        "",
+    )
+    assert unknown["created_at"] is not None
