@@ -34,7 +34,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -518,6 +518,15 @@ def sweep(*, now: datetime | None = None, batch_size: int = 500) -> dict[str, in
     for alert_id in list(lost.order_by("created_at").values_list("pk", flat=True)[:batch_size]):
         _publish(alert_id)
         outcomes["republished"] += 1
+    # A security change whose alert row could not be created with it (the receiver logs the error
+    # and lets the change stand): created now, for the changes of the last day.
+    orphans = SecurityEvent.objects.filter(
+        created_at__gte=now - timedelta(days=1), created_at__lte=stale
+    ).filter(~Exists(Alert.objects.filter(security_event=OuterRef("pk"))))
+    for event in orphans.order_by("created_at", "pk")[:batch_size]:
+        with transaction.atomic():
+            security_alert_for_event(event=event)
+        outcomes["security_backfilled"] += 1
     return dict(outcomes)
 
 

@@ -230,7 +230,11 @@ class SecurityEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["company", "-created_at"], name="security_event_company_time")]
+        indexes = [
+            models.Index(fields=["company", "-created_at"], name="security_event_company_time"),
+            # The alerts sweep looks for recent events that lack their alert (alerts/services.py).
+            models.Index(fields=["created_at"], name="security_event_time"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.target}"

@@ -14,13 +14,15 @@ delayed by at most the linger; 0 publishes at once.
 
 Nothing can be lost by this: the row is ENQUEUED with `next_attempt_at` = commit time +
 SMS_OUTBOX_STALE_SECONDS, so if the process dies before its thread publishes, or the broker is
-down, the outbox sweeper publishes the message again (as for any lost task). A batch the broker
+down, the outbox sweeper publishes the message again (as for any lost task). A graceful exit
+(atexit) publishes what is still queued. A batch the broker
 refuses is put back to PENDING for the next sweep, as `delivery.publish` does for one message.
 
 With CELERY_TASK_ALWAYS_EAGER (tests) or SMS_PUBLISH_COALESCE off, `publish_soon` publishes
 inline, one task per message, as before.
 """
 
+import atexit
 import logging
 import os
 import queue
@@ -38,9 +40,10 @@ PublishBatch = Callable[[list[int]], None]
 
 
 class Coalescer:
-    """A daemon thread that takes ids from a queue and calls `publish(batch)` with everything
-    queued since its last call (up to `max_batch` ids). `publish` must not raise; if it does,
-    the error is logged and the batch left to the sweeper."""
+    """A daemon thread that calls `publish(batch)` with everything submitted since its last call
+    (at most `max_batch` ids per call). Ids wait in the queue until they are published, so
+    `drain()` (at interpreter exit) publishes whatever the thread has not taken yet. `publish`
+    must not raise; if it does, the error is logged and the batch left to the sweeper."""
 
     def __init__(
         self,
@@ -55,23 +58,37 @@ class Coalescer:
         self._linger_seconds = max(0.0, linger_seconds)
         self._linger = linger  # how the thread waits for company: time.sleep (tests pass an event)
         self._queue: queue.SimpleQueue[int] = queue.SimpleQueue()
+        self._submitted = threading.Event()
         self._thread = threading.Thread(target=self._run, name="delivery-publisher", daemon=True)
         self._thread.start()
 
     def submit(self, message_id: int) -> None:
         self._queue.put(message_id)
+        self._submitted.set()
 
     def _run(self) -> None:
         while True:
-            batch = [self._queue.get()]
+            self._submitted.wait()
             if self._linger_seconds and self._max_batch > 1:
                 # Sleep rather than wait on the queue: one wake-up per batch, not one per id.
                 self._linger(self._linger_seconds)
+            self._submitted.clear()  # an id submitted from here on is drained now or wakes us again
+            self.drain()
+
+    def drain(self) -> int:
+        """Publish everything queued, in batches; returns how many ids were taken. Safe to call
+        from another thread: each id is taken, and so published, once."""
+        taken = 0
+        while True:
+            batch: list[int] = []
             while len(batch) < self._max_batch:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            if not batch:
+                return taken
+            taken += len(batch)
             try:
                 self._publish(batch)
             except Exception as exc:  # never let the thread die: the sweeper covers the batch
@@ -125,6 +142,16 @@ def _get_coalescer() -> Coalescer:
                 )
                 _coalescer_pid = pid
     return _coalescer
+
+
+def _drain_at_exit() -> None:
+    """A worker's graceful shutdown (gunicorn runs atexit) publishes what its thread still holds
+    queued, rather than leaving it to the sweeper's next pass."""
+    if _coalescer is not None and _coalescer_pid == os.getpid():
+        _coalescer.drain()
+
+
+atexit.register(_drain_at_exit)
 
 
 def coalescing() -> bool:

@@ -1,5 +1,7 @@
 """Security-change alerts: one email per SecurityEvent, never suppressed, never duplicated."""
 
+from datetime import timedelta
+
 import pytest
 from django.db.models.signals import post_save
 
@@ -145,3 +147,41 @@ def test_contact_changes_made_in_accounts_alert_too(django_capture_on_commit_cal
     assert "Registered contact changed" in mail.subject
     assert "email: a@x.example → b@x.example" in mail.body
     assert "SMS Portal staff or an automated process" in mail.body
+
+
+def test_the_sweep_creates_the_alert_of_a_change_whose_alert_row_failed_once(
+    owner, mailoutbox, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    settings.ALERTS_STALE_SECONDS = 300
+
+    def broken(**kwargs):
+        raise RuntimeError("alerts table unavailable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(services, "security_alert_for_event", broken)
+        with django_capture_on_commit_callbacks(execute=True):
+            make_key(company=owner.company, actor=owner, name="Shop")
+    event = SecurityEvent.objects.get(kind="key_created")
+    assert not Alert.objects.exists() and not _security_mail(mailoutbox)  # the change stood, unalerted
+
+    just_now = event.created_at + timedelta(seconds=10)  # the receiver may still be at work: wait
+    assert "security_backfilled" not in services.sweep(now=just_now)
+    later = event.created_at + timedelta(seconds=301)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.sweep(now=later)["security_backfilled"] == 1
+    alert = Alert.objects.get()
+    assert (alert.security_event, alert.dedupe_key) == (event, f"security:{event.pk}")
+    assert [m.subject for m in _security_mail(mailoutbox)] == ["Security change: Key created · Shop"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert "security_backfilled" not in services.sweep(now=later)  # once
+    assert len(_security_mail(mailoutbox)) == 1
+
+
+def test_the_sweep_leaves_changes_older_than_a_day_alone(owner, monkeypatch, settings):
+    monkeypatch.setattr(services, "security_alert_for_event", lambda **kwargs: None)
+    make_key(company=owner.company, actor=owner)
+    monkeypatch.undo()
+    event = SecurityEvent.objects.get()
+    outcome = services.sweep(now=event.created_at + timedelta(days=1, seconds=1))
+    assert "security_backfilled" not in outcome
+    assert not Alert.objects.exists()

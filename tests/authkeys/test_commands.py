@@ -126,6 +126,26 @@ def test_create_authkey_accepts_an_iso_datetime_and_warns_about_an_empty_list():
     assert "no whitelisted IP" in err
 
 
+def test_create_authkey_with_a_start_date_is_refused_until_that_day_begins():
+    company = CompanyFactory()
+    day = timezone.localdate() + timedelta(days=3)
+    out, err = run(
+        "create_authkey",
+        "--company",
+        str(company.pk),
+        "--name",
+        "Later",
+        "--no-ip-security",
+        "--valid-from",
+        day.isoformat(),
+    )
+    secret = _printed_key(out, err)
+    start = timezone.make_aware(datetime.combine(day, time.min))  # a date: from the start of that day
+    assert AuthKey.objects.get().valid_from == start
+    assert f"Valid from: {start.isoformat()}" in err
+    assert authenticate_key(secret, ELSEWHERE).refusal == Refusal.NOT_YET_VALID
+
+
 def test_create_authkey_rolls_back_when_the_ip_limit_is_hit(settings):
     settings.AUTHKEYS_MAX_IPS_PER_KEY = 1
     company = CompanyFactory()
@@ -255,6 +275,24 @@ def _state() -> tuple:
         (["create_authkey", "--company", "{company}", "--name", "K", "--use-case", "x" * 61], "at most 60"),
         (["create_authkey", "--company", "{company}", "--name", "K", "--expires", "2020-01-01"], "future"),
         (["create_authkey", "--company", "{company}", "--name", "K", "--expires", "soon"], "is not a date"),
+        (
+            ["create_authkey", "--company", "{company}", "--name", "K", "--valid-from", "tuesday"],
+            "is not a date",
+        ),
+        (
+            [
+                "create_authkey",
+                "--company",
+                "{company}",
+                "--name",
+                "K",
+                "--valid-from",
+                "2031-01-10",
+                "--expires",
+                "2031-01-05",
+            ],
+            r"The expiry \(valid to\) must be after the start of validity",
+        ),
         (
             ["create_authkey", "--company", "{company}", "--name", "K", "--expires", "2030-02-30"],
             "not a date",

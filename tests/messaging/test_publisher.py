@@ -117,3 +117,23 @@ def test_no_linger_publishes_without_waiting():
     coalescer.submit(7)
     recorder.wait_for(1)
     assert recorder.batches == [[7]]
+
+
+def test_drain_publishes_what_the_thread_has_not_taken_each_id_once():
+    recorder = Recorder()
+    lingering, linger_over = threading.Event(), threading.Event()
+
+    def linger(seconds: float) -> None:
+        lingering.set()
+        assert linger_over.wait(WAIT)
+
+    coalescer = publisher.Coalescer(recorder, max_batch=2, linger_seconds=1.0, linger=linger)
+    for message_id in range(1, 6):
+        coalescer.submit(message_id)
+    assert lingering.wait(WAIT)  # the thread is lingering: everything is still queued
+    assert coalescer.drain() == 5  # as at interpreter exit
+    assert recorder.batches == [[1, 2], [3, 4], [5]]
+    linger_over.set()
+    coalescer.submit(6)
+    recorder.wait_for(6)
+    assert sorted(i for batch in recorder.batches for i in batch) == [1, 2, 3, 4, 5, 6]

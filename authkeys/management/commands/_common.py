@@ -121,6 +121,25 @@ def expiry(value: str) -> datetime:
     return moment
 
 
+def start(value: str) -> datetime:
+    """argparse type: YYYY-MM-DD (the key works from the start of that day, in TIME_ZONE) or an
+    ISO 8601 datetime (without an offset it is read in TIME_ZONE)."""
+    text = value.strip()
+    try:
+        moment = (
+            datetime.fromisoformat(text)
+            if ":" in text
+            else datetime.combine(date.fromisoformat(text), time.min)
+        )
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"“{value}” is not a date (YYYY-MM-DD) or an ISO datetime (YYYY-MM-DDTHH:MM[:SS][+HH:MM])."
+        ) from None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
 def grace_hours(value: str) -> int:
     """argparse type: whole hours from 0 to 24."""
     try:

@@ -8,7 +8,7 @@ from django.db.models import Q
 from accounts.models import Company
 from authkeys import services
 from authkeys.ipaddrs import normalize_entry
-from authkeys.management.commands._common import command_error, errors_of, expiry, find_company
+from authkeys.management.commands._common import command_error, errors_of, expiry, find_company, start
 from authkeys.models import Rule
 
 
@@ -65,6 +65,11 @@ class Command(BaseCommand):
             help="YYYY-MM-DD (works until the end of that day) or an ISO datetime.",
         )
         parser.add_argument(
+            "--valid-from",
+            type=start,
+            help="YYYY-MM-DD (from the start of that day) or an ISO datetime; refused before it.",
+        )
+        parser.add_argument(
             "--ip",
             dest="ips",
             nargs="+",
@@ -88,6 +93,7 @@ class Command(BaseCommand):
                     use_case=options["use_case"],
                     ip_security=options["ip_security"],
                     expires_at=options["expires"],
+                    valid_from=options["valid_from"],
                 )
                 for network in networks:
                     services.key_ip_add(authkey=authkey, actor=None, entry=network)
@@ -102,7 +108,8 @@ class Command(BaseCommand):
         )
         self.stderr.write(f"Rule: {rule.name}. Use case: {authkey.use_case or '—'}.", style_func=plain)
         expires = authkey.expires_at.isoformat() if authkey.expires_at else "never"
-        self.stderr.write(f"Expires: {expires}.", style_func=plain)
+        valid_from = authkey.valid_from.isoformat() if authkey.valid_from else "now"
+        self.stderr.write(f"Valid from: {valid_from}. Expires: {expires}.", style_func=plain)
         state = "on" if authkey.ip_security else "off"
         listed = ", ".join(networks) if networks else "none"
         self.stderr.write(f"IP security: {state}. Whitelisted for this key: {listed}.", style_func=plain)
