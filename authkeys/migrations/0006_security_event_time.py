@@ -5,16 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_balance_ledger'),
-        ('authkeys', '0005_authkey_public_id'),
+        ("accounts", "0002_balance_ledger"),
+        ("authkeys", "0005_authkey_public_id"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='securityevent',
-            index=models.Index(fields=['created_at'], name='security_event_time'),
+            model_name="securityevent",
+            index=models.Index(fields=["created_at"], name="security_event_time"),
         ),
     ]
