@@ -31,8 +31,11 @@ class Message(models.Model):
         GSM7 = "gsm7", "GSM-7"
         UCS2 = "ucs2", "UCS-2 (Unicode)"
 
-    request_id = models.CharField(max_length=24, unique=True, default=new_request_id, editable=False)
-    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="messages")
+    # Unique through Meta.constraints, not unique=True, which on PostgreSQL adds a second
+    # (pattern) index that nothing uses: every send writes each index of the table.
+    request_id = models.CharField(max_length=24, default=new_request_id, editable=False)
+    # Indexed by message_company_time, which starts with it.
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="messages", db_index=False)
     authkey = models.ForeignKey(
         AuthKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
@@ -78,6 +81,7 @@ class Message(models.Model):
                 condition=~models.Q(delivery="submitted"),
             ),
         ]
+        constraints = [models.UniqueConstraint(fields=["request_id"], name="message_request_id_unique")]
 
     def __str__(self) -> str:
         return self.request_id
@@ -95,11 +99,11 @@ class Recipient(models.Model):
         REJECTED = "REJECTED", "Rejected"
         FAILED = "FAILED", "Failed"
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="recipients")
+    # Indexed by recipient_message_status, which starts with it.
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="recipients", db_index=False)
     msisdn = models.CharField(max_length=16, help_text="Digits with country code, no +")
-    message_uid = models.CharField(
-        max_length=36, unique=True, help_text="Per-recipient message id (Infobip messageId)"
-    )
+    # Unique through Meta.constraints (see Message.request_id).
+    message_uid = models.CharField(max_length=36, help_text="Per-recipient message id (Infobip messageId)")
     status = models.CharField(max_length=14, choices=Status.choices, default=Status.ACCEPTED)
     error = models.CharField(max_length=120, blank=True)
     status_at = models.DateTimeField(default=timezone.now)
@@ -110,6 +114,7 @@ class Recipient(models.Model):
             models.Index(fields=["message", "status"], name="recipient_message_status"),
             models.Index(fields=["msisdn"], name="recipient_msisdn"),  # Reports' number filter
         ]
+        constraints = [models.UniqueConstraint(fields=["message_uid"], name="recipient_message_uid_unique")]
 
     def __str__(self) -> str:
         return self.msisdn
