@@ -1,17 +1,17 @@
 """Buffered recording of API refusals (Failed Logs rows) and Recent IP counts.
 
 A refusal must not cost a synchronous durable write per request (issue 4, item 7): a flood of bad
-requests would otherwise cost as much as good traffic. `record_refusal` appends an unsaved
-`FailedRequest` to an in-process buffer, and `record_ip` adds one to a per-(company, IP) counter;
+requests would otherwise cost as much as good traffic. `record_refusal` appends a `RefusalRow`
+tuple to an in-process buffer, and `record_ip` adds one to a per-(company, IP) counter;
 both are written in batches:
 
 - by a daemon thread per process (its own database connection), woken when the buffer holds
-  `FAILED_REQUEST_BATCH_SIZE` rows (default 100) and at the latest `FAILED_REQUEST_FLUSH_SECONDS`
+  `FAILED_REQUEST_BATCH_SIZE` rows (default 1,000) and at the latest `FAILED_REQUEST_FLUSH_SECONDS`
   (default 1.0) after the oldest pending entry, so that an idle process still writes a 418 within
-  a bounded window: one transaction with one bulk INSERT and one UPDATE (an INSERT the first
-  time) per Recent IP row touched, in a fixed order so that two processes cannot deadlock. While
-  the thread waits on the database the worker goes on serving;
-- by the request itself, one bulk insert, only if the thread lags (half the buffer bound) or
+  a bounded window: one transaction with one COPY (PostgreSQL; a bulk INSERT on SQLite) and one
+  UPDATE (an INSERT the first time) per Recent IP row touched, in a fixed order so that two
+  processes cannot deadlock. While the thread waits on the database the worker goes on serving;
+- by the request itself, only if the thread lags (half the buffer bound) or
   when the timer is off (`FAILED_REQUEST_FLUSH_SECONDS = 0`: then by the request that fills a
   batch) — never inside the caller's transaction, whose rollback would take the batch with it;
 - at interpreter exit (`atexit`: a gunicorn worker's graceful shutdown), and on `flush()`.
@@ -94,7 +94,7 @@ _wake = threading.Event()  # set when a batch is full
 def _config() -> tuple[int, float, int]:
     """(batch size, flush seconds, buffer bound), read once: every refusal consults them."""
     return (
-        max(1, int(getattr(settings, "FAILED_REQUEST_BATCH_SIZE", 100))),
+        max(1, int(getattr(settings, "FAILED_REQUEST_BATCH_SIZE", 1000))),
         float(getattr(settings, "FAILED_REQUEST_FLUSH_SECONDS", 1.0)),
         max(1, int(getattr(settings, "FAILED_REQUEST_BUFFER_MAX", 10_000))),
     )

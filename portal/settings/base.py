@@ -348,6 +348,14 @@ SMS_PUBLISH_BATCH = env.int("SMS_PUBLISH_BATCH", default=100)
 # How long the publisher thread gathers ids after the first one before it publishes (milliseconds).
 SMS_PUBLISH_LINGER_MS = env.int("SMS_PUBLISH_LINGER_MS", default=50)
 
+# --- Refusal recording (messaging/refusals.py) -------------------------------------------------
+# Refused API requests (Failed Logs rows, Recent IP counts) are buffered per process and written
+# by a thread every FAILED_REQUEST_FLUSH_SECONDS, or sooner once FAILED_REQUEST_BATCH_SIZE rows
+# wait; at most FAILED_REQUEST_BUFFER_MAX rows are held (beyond: dropped and counted in the log).
+FAILED_REQUEST_BATCH_SIZE = env.int("FAILED_REQUEST_BATCH_SIZE", default=1000)
+FAILED_REQUEST_FLUSH_SECONDS = env.float("FAILED_REQUEST_FLUSH_SECONDS", default=1.0)
+FAILED_REQUEST_BUFFER_MAX = env.int("FAILED_REQUEST_BUFFER_MAX", default=10_000)
+
 # --- Retention (portal/retention.py) -----------------------------------------------------------
 # Failed logs, alerts and webhook deliveries older than this are purged daily (and by
 # `manage.py purge_old_records`), RETENTION_BATCH_SIZE rows per statement.
