@@ -37,6 +37,7 @@ from messaging import blacklist, delivery, encoding, onestatement, policy, refus
 from messaging.catalogue import ApiError, Code
 from messaging.credentials import BEARER, Presented
 from messaging.delivery import publisher
+from messaging.logging import RECORDED_REFUSAL
 from messaging.models import Message, Recipient
 
 logger = logging.getLogger(__name__)
@@ -55,11 +56,17 @@ class Context:
     endpoint: str
     method: str
     client_ip: str
+    # The request, when there is one: a recorded refusal marks it (see messaging/logging.py).
+    request: HttpRequest | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, request: HttpRequest, *, dialect: str, endpoint: str) -> "Context":
         return cls(
-            dialect=dialect, endpoint=endpoint, method=request.method or "", client_ip=client_ip(request)
+            dialect=dialect,
+            endpoint=endpoint,
+            method=request.method or "",
+            client_ip=client_ip(request),
+            request=request,
         )
 
 
@@ -516,6 +523,8 @@ def record_refusal(
             method=ctx.method[:8],
             client_ip=ctx.client_ip or None,
         )
+        if ctx.request is not None:
+            setattr(ctx.request, RECORDED_REFUSAL, True)
         if grant is not None and ctx.client_ip:
             refusals.record_ip(
                 company_id=grant.company_id,

@@ -275,9 +275,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"skip_recorded_api_refusals": {"()": "messaging.logging.SkipRecordedApiRefusals"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # API refusals are Failed Logs rows already; their 4xx warnings would only repeat them.
+        "django.request": {"filters": ["skip_recorded_api_refusals"]},
+    },
 }
 
 # --- API keys ---------------------------------------------------------------------------------
