@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 from django.db import connection
-from django.db.models import Field
+from django.db.models import Field, Model
 
 from accounts.models import Company
 from messaging.models import DuplicateGuard, Message, Recipient
@@ -38,7 +38,8 @@ def _fields(model: type[Message] | type[Recipient], *, skip: tuple[str, ...] = (
     return [f for f in model._meta.concrete_fields if not f.primary_key and f.attname not in skip]
 
 
-def _column(model: type[Company] | type[Message] | type[Recipient] | type[DuplicateGuard], name: str) -> str:
+def quoted_column(model: type[Model], name: str) -> str:
+    """The quoted column name of a model field (SQL built from the models, here and in refusals.py)."""
     field = model._meta.get_field(name)
     column = getattr(field, "column", None)
     assert isinstance(column, str), name
@@ -50,7 +51,7 @@ def _sql() -> str:
     """The statement (built once per process). Only names and types from the models are
     formatted in; every value is a parameter."""
     quote = connection.ops.quote_name
-    balance = _column(Company, "sms_balance")
+    balance = quoted_column(Company, "sms_balance")
     message_fields = _fields(Message)
     recipient_fields = _fields(Recipient, skip=("message_id",))
     message_columns = ", ".join(quote(str(f.column)) for f in message_fields)
@@ -60,9 +61,12 @@ def _sql() -> str:
     # Each value cast to its column's type: the statement is prepared once per connection
     # (server-side binding, below), and a prepared INSERT … SELECT cannot infer them.
     values = ", ".join(f"%s::{f.db_type(connection)}" for f in message_fields)
-    message_pk, message_fk = _column(Message, "id"), _column(Recipient, "message")
+    message_pk, message_fk = quoted_column(Message, "id"), quoted_column(Recipient, "message")
     guard_table = quote(DuplicateGuard._meta.db_table)
-    guard_key, guard_expiry = _column(DuplicateGuard, "key"), _column(DuplicateGuard, "expires_at")
+    guard_key, guard_expiry = (
+        quoted_column(DuplicateGuard, "key"),
+        quoted_column(DuplicateGuard, "expires_at"),
+    )
     # The duplicate window: claim the fingerprint unless an unexpired claim exists.
     guard = (
         f"INSERT INTO {guard_table} ({guard_key}, {guard_expiry}) VALUES (%s, %s) "  # noqa: S608
@@ -71,7 +75,7 @@ def _sql() -> str:
     )
     debit = (
         f"UPDATE {quote(Company._meta.db_table)} SET {balance} = {balance} - %s "  # noqa: S608
-        f"WHERE {_column(Company, 'id')} = %s AND {balance} >= %s AND EXISTS (SELECT 1 FROM guard) "
+        f"WHERE {quoted_column(Company, 'id')} = %s AND {balance} >= %s AND EXISTS (SELECT 1 FROM guard) "
         f"RETURNING 1"
     )
     insert_message = (
@@ -81,7 +85,7 @@ def _sql() -> str:
     insert_recipients = (
         f"INSERT INTO {quote(Recipient._meta.db_table)} ({message_fk}, {recipient_columns}) "  # noqa: S608
         f"SELECT message.{message_pk}, r.* FROM message, unnest({arrays}) AS r "
-        f"RETURNING {message_fk}, {_column(Recipient, 'id')}, {_column(Recipient, 'message_uid')}"
+        f"RETURNING {message_fk}, {quoted_column(Recipient, 'id')}, {quoted_column(Recipient, 'message_uid')}"
     )
     return f"WITH guard AS ({guard}), debit AS ({debit}), message AS ({insert_message}) {insert_recipients}"
 

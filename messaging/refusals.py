@@ -47,6 +47,7 @@ from django.utils import timezone
 
 from authkeys.models import RecentIP
 from messaging.models import FailedRequest
+from messaging.onestatement import quoted_column
 from messaging.signals import refusals_recorded
 
 logger = logging.getLogger(__name__)
@@ -246,19 +247,13 @@ def _insert_rows(rows: list[RefusalRow]) -> None:
         FailedRequest.objects.bulk_create([FailedRequest(**row._asdict()) for row in rows], batch_size=1000)
         return
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(_column(name)) for name in _COPY_FIELDS)
+    columns = ", ".join(quoted_column(FailedRequest, name) for name in _COPY_FIELDS)
     with (
         connection.cursor() as cursor,
         cursor.copy(f"COPY {quote(FailedRequest._meta.db_table)} ({columns}) FROM STDIN") as copy,
     ):
         for row in rows:
             copy.write_row(row)
-
-
-def _column(name: str) -> str:
-    column = getattr(FailedRequest._meta.get_field(name), "column", None)
-    assert isinstance(column, str), name
-    return column
 
 
 # RefusalRow's fields by model field name (company_id → company); checked against the model's

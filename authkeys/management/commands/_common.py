@@ -103,41 +103,31 @@ def find_key(value: str) -> AuthKey:
     return candidates[0]
 
 
-def expiry(value: str) -> datetime:
-    """argparse type: YYYY-MM-DD (the key works until the end of that day, in TIME_ZONE) or an
-    ISO 8601 datetime (without an offset it is read in TIME_ZONE)."""
+def _moment(value: str, *, date_means_end: bool) -> datetime:
+    """A date (YYYY-MM-DD, in TIME_ZONE: its start, or with `date_means_end` the start of the next
+    day) or an ISO 8601 datetime (without an offset it is read in TIME_ZONE)."""
     text = value.strip()
     try:
-        if ":" not in text:
-            moment = datetime.combine(date.fromisoformat(text) + timedelta(days=1), time.min)
-        else:
+        if ":" in text:
             moment = datetime.fromisoformat(text)
+        else:
+            day = date.fromisoformat(text) + timedelta(days=1 if date_means_end else 0)
+            moment = datetime.combine(day, time.min)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"“{value}” is not a date (YYYY-MM-DD) or an ISO datetime (YYYY-MM-DDTHH:MM[:SS][+HH:MM])."
         ) from None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+def expiry(value: str) -> datetime:
+    """argparse type: YYYY-MM-DD (the key works until the end of that day) or an ISO datetime."""
+    return _moment(value, date_means_end=True)
 
 
 def start(value: str) -> datetime:
-    """argparse type: YYYY-MM-DD (the key works from the start of that day, in TIME_ZONE) or an
-    ISO 8601 datetime (without an offset it is read in TIME_ZONE)."""
-    text = value.strip()
-    try:
-        moment = (
-            datetime.fromisoformat(text)
-            if ":" in text
-            else datetime.combine(date.fromisoformat(text), time.min)
-        )
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"“{value}” is not a date (YYYY-MM-DD) or an ISO datetime (YYYY-MM-DDTHH:MM[:SS][+HH:MM])."
-        ) from None
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment)
-    return moment
+    """argparse type: YYYY-MM-DD (the key works from the start of that day) or an ISO datetime."""
+    return _moment(value, date_means_end=False)
 
 
 def grace_hours(value: str) -> int:
